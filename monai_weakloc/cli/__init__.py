@@ -1,0 +1,1 @@
+"""The ``weakloc`` command line: one module per command group."""

@@ -1,0 +1,1 @@
+"""First-party monai-weakloc plugin: metrics. Components are registered by :func:`weakloc_metrics.plugin.register`."""

@@ -1,0 +1,13 @@
+"""Entry point of the ``weakloc_metrics`` plugin: registers its components with the host registry."""
+
+from __future__ import annotations
+
+from monai_weakloc.registry import Registry
+
+
+def register(registry: Registry) -> None:
+    """Register every metrics component of this plugin.
+
+    Args:
+        registry: the host registry to fill.
+    """

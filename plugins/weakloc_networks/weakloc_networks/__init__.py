@@ -1,0 +1,1 @@
+"""First-party monai-weakloc plugin: networks. Components are registered by :func:`weakloc_networks.plugin.register`."""

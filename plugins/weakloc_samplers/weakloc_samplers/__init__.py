@@ -1,0 +1,1 @@
+"""First-party monai-weakloc plugin: samplers. Components are registered by :func:`weakloc_samplers.plugin.register`."""

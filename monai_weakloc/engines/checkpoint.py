@@ -1,0 +1,111 @@
+"""Crash-safe checkpoints and resuming from the last one.
+
+MONAI's ``CheckpointSaver`` writes with ``DiskSaver(atomic=False)``, so a process killed while saving
+leaves a truncated file; :class:`AtomicCheckpointSaver` uses Ignite's ``Checkpoint`` with an atomic
+``DiskSaver`` (write to a temporary file, then rename). MONAI's ``CheckpointLoader`` needs a path that
+exists; :class:`ResumeFromLatestCheckpoint` finds the newest checkpoint of a folder, if any, and hands it
+to ``CheckpointLoader``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from ignite.engine import Engine, Events
+from ignite.handlers import Checkpoint, DiskSaver
+from monai.handlers import CheckpointLoader
+
+__all__ = ["CHECKPOINT_PREFIX", "AtomicCheckpointSaver", "ResumeFromLatestCheckpoint", "latest_checkpoint"]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_PREFIX = "checkpoint"
+_STEP = re.compile(rf"^{CHECKPOINT_PREFIX}_(\d+)\.pt$")
+
+
+def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
+    """The checkpoint of ``ckpt_dir`` with the highest iteration, or ``None`` when there is none.
+
+    Files are the ones :class:`AtomicCheckpointSaver` writes: ``checkpoint_<iteration>.pt``.
+    """
+    folder = Path(ckpt_dir)
+    if not folder.is_dir():
+        return None
+    steps = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP.match(p.name))]
+    return max(steps)[1] if steps else None
+
+
+class AtomicCheckpointSaver:
+    """Save model, optimizer, scheduler and trainer state every ``save_every`` iterations and every epoch.
+
+    Args:
+        save_dir: folder of the checkpoints, ``checkpoint_<iteration>.pt``.
+        save_dict: objects with ``state_dict()``, e.g. ``{"network": net, "optimizer": opt, "trainer": trainer}``.
+        save_every: iterations between saves (0: only at the end of each epoch).
+        n_saved: how many checkpoints to keep.
+    """
+
+    def __init__(self, save_dir: str | Path, save_dict: dict[str, Any], save_every: int = 0, n_saved: int = 2) -> None:
+        if save_every < 0:
+            raise ValueError(f"save_every must be >= 0, got {save_every}")
+        self.save_dir = Path(save_dir)
+        self.save_dict = save_dict
+        self.save_every = save_every
+        self.n_saved = n_saved
+
+    def attach(self, engine: Engine) -> None:
+        """Attach to a trainer."""
+        checkpoint = Checkpoint(
+            self.save_dict,
+            DiskSaver(str(self.save_dir), require_empty=False, atomic=True),
+            filename_prefix=CHECKPOINT_PREFIX,
+            filename_pattern="{filename_prefix}_{global_step}.{ext}",
+            n_saved=self.n_saved,
+            global_step_transform=lambda eng, _: eng.state.iteration,
+        )
+        events = Events.EPOCH_COMPLETED
+        if self.save_every:
+            events = events | Events.ITERATION_COMPLETED(every=self.save_every)
+        engine.add_event_handler(events, self._save_once, checkpoint)
+
+    @staticmethod
+    def _save_once(engine: Engine, checkpoint: Checkpoint) -> None:
+        # an iteration that ends an epoch fires both events: save it once
+        if checkpoint.last_checkpoint is not None and Path(checkpoint.last_checkpoint).name == f"{CHECKPOINT_PREFIX}_{engine.state.iteration}.pt":
+            return
+        checkpoint(engine)
+
+
+class ResumeFromLatestCheckpoint:
+    """At the start of a run, load the newest checkpoint of ``ckpt_dir`` if ``enabled`` and one exists.
+
+    Args:
+        ckpt_dir: folder written by :class:`AtomicCheckpointSaver`.
+        load_dict: the objects to restore (same keys as were saved; include the trainer to resume its
+            epoch and iteration).
+        enabled: the bundle's ``resume`` flag.
+        map_location: passed to ``torch.load`` (e.g. ``"cpu"``).
+    """
+
+    def __init__(self, ckpt_dir: str | Path, load_dict: dict[str, Any], enabled: bool = True,
+                 map_location: Any = None) -> None:
+        self.ckpt_dir = Path(ckpt_dir)
+        self.load_dict = load_dict
+        self.enabled = enabled
+        self.map_location = map_location
+
+    def attach(self, engine: Engine) -> None:
+        """Attach to a trainer."""
+        if self.enabled:
+            engine.add_event_handler(Events.STARTED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        path = latest_checkpoint(self.ckpt_dir)
+        if path is None:
+            logger.info("resume: no checkpoint in %s, starting from scratch", self.ckpt_dir)
+            return
+        CheckpointLoader(load_path=str(path), load_dict=self.load_dict, map_location=self.map_location)(engine)
+        logger.info("resumed from %s at epoch %d, iteration %d", path, engine.state.epoch, engine.state.iteration)

@@ -1,0 +1,252 @@
+"""MaxBoxAcc v1 and v2 (Choe et al. 2020, "Evaluating Weakly Supervised Object Localization Methods Right").
+
+For every image: min-max normalise the heatmap (a constant or NaN map becomes all zeros), binarise it at
+each threshold tau of a grid, box the largest connected component (v1) or every component (v2), and call
+the image correct at tau when the IoU of its best box with one of its ground-truth boxes is >= delta.
+BoxAcc(tau, delta) is the share of correct images; MaxBoxAcc(delta) = max over tau. v1 reports delta = 0.5;
+v2 reports the mean of MaxBoxAcc over delta in {0.3, 0.5, 0.7}. Results are fractions in [0, 1] (the
+reference ``wsolevaluation`` prints percent).
+
+Box convention, following the reference (which uses OpenCV contours):
+
+- binarisation: the map is quantised to 8 bit as ``floor(255 * s)`` and a pixel is foreground when this
+  exceeds ``floor(tau * 255)`` (``cv2.threshold`` with ``THRESH_BINARY`` on the 8-bit map);
+- components are 8-connected (``scipy.ndimage.label`` with a 3 x 3 structure, the connectivity of
+  ``cv2.findContours``' outer borders);
+- a component spanning columns c0..c1 and rows r0..r1 gets the inclusive pixel box
+  ``x0, y0, x1, y1 = c0, r0, min(c1 + 1, W - 1), min(r1 + 1, H - 1)`` (the reference's
+  ``x + w`` from ``cv2.boundingRect``, clipped to the image), and IoU counts pixels inclusively
+  (``x1 - x0 + 1``). No foreground at all gives the box ``0, 0, 0, 0`` (one pixel), as in the reference;
+- ground-truth boxes are the toolkit's ``x, y, w, h`` (columns x..x+w-1), i.e. inclusive corners
+  ``x, y, x + w - 1, y + h - 1``; heatmap and boxes share one pixel frame.
+
+Two departures from OpenCV, both without effect on the reported numbers except on contrived maps: v1 ranks
+components by pixel count (the reference by ``cv2.contourArea``, the polygon through the border pixels'
+centres), and v2 boxes every component but not the inner borders of holes (``cv2.RETR_TREE`` also lists
+holes, whose boxes lie inside their component's box). OpenCV is not a dependency of the toolkit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from monai.metrics import CumulativeIterationMetric
+from monai.utils import convert_to_numpy
+from scipy import ndimage
+
+from weakloc_metrics.boxes import as_xywh_boxes, xywh_iou
+
+__all__ = [
+    "DEFAULT_CAM_THRESHOLDS",
+    "IOU_THRESHOLDS_BY_VERSION",
+    "MaxBoxAccuracyCurves",
+    "normalize_heatmap",
+    "heatmap_boxes",
+    "compute_box_accuracy_curves",
+    "compute_max_box_accuracy",
+    "MaxBoxAccuracyMetric",
+]
+
+DEFAULT_CAM_THRESHOLDS: np.ndarray = np.arange(0, 1, 0.01)
+"""The reference's heatmap threshold grid (``cam_curve_interval=0.01``): 0.00, 0.01, ..., 0.99."""
+IOU_THRESHOLDS_BY_VERSION: dict[int, tuple[float, ...]] = {1: (0.5,), 2: (0.3, 0.5, 0.7)}
+"""The IoU thresholds delta of MaxBoxAcc v1 and v2."""
+EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class MaxBoxAccuracyCurves:
+    """BoxAcc over the heatmap threshold grid, for each IoU threshold.
+
+    Attributes:
+        cam_thresholds: (T,) heatmap thresholds tau.
+        iou_thresholds: (D,) IoU thresholds delta.
+        box_accuracy: (D, T) BoxAcc(tau, delta).
+        max_box_accuracy: (D,) MaxBoxAcc(delta), the maximum over tau.
+        best_cam_thresholds: (D,) the tau reaching it (the smallest on ties).
+        value: the reported MaxBoxAcc: the mean of ``max_box_accuracy`` (v2) or its one value (v1).
+    """
+
+    cam_thresholds: np.ndarray
+    iou_thresholds: np.ndarray
+    box_accuracy: np.ndarray
+    max_box_accuracy: np.ndarray
+    best_cam_thresholds: np.ndarray
+    value: float
+
+
+def _check_setup(version: int, cam_thresholds: Any) -> tuple[np.ndarray, np.ndarray]:
+    if version not in IOU_THRESHOLDS_BY_VERSION:
+        raise ValueError(f"MaxBoxAcc version must be 1 or 2, got {version!r}")
+    grid = np.asarray(cam_thresholds, dtype=np.float64).reshape(-1)
+    if grid.size == 0 or grid.min() < 0.0 or grid.max() >= 1.0:
+        raise ValueError(f"cam_thresholds must be non-empty and lie in [0, 1), got {grid.tolist()}")
+    return grid, np.asarray(IOU_THRESHOLDS_BY_VERSION[version])
+
+
+def normalize_heatmap(heatmap: Any, image: str = "heatmap") -> np.ndarray:
+    """Min-max normalise one heatmap to [0, 1]; a constant map, or one holding a NaN, becomes all zeros.
+
+    Args:
+        heatmap: (H, W) or (1, H, W) map.
+        image: the image's name in error messages.
+
+    Returns:
+        (H, W) float64 map.
+    """
+    array = convert_to_numpy(heatmap).astype(np.float64)
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2:
+        raise ValueError(f"{image}: expected an (H, W) or (1, H, W) heatmap, got shape {tuple(array.shape)}")
+    if np.isnan(array).any() or array.min() == array.max():
+        return np.zeros_like(array)
+    return (array - array.min()) / (array.max() - array.min())
+
+
+def heatmap_boxes(normalized: np.ndarray, cam_threshold: float, every_component: bool) -> np.ndarray:
+    """Boxes of the components of a normalised heatmap binarised at ``cam_threshold`` (module conventions).
+
+    Args:
+        normalized: (H, W) map in [0, 1] (see :func:`normalize_heatmap`).
+        cam_threshold: tau in [0, 1).
+        every_component: True to box every component (v2), False the largest (v1).
+
+    Returns:
+        (N, 4) ``x, y, w, h`` boxes (N >= 1) whose pixels are the reference's inclusive box.
+    """
+    height, width = normalized.shape
+    quantized = (normalized * 255).astype(np.uint8)
+    foreground = quantized > int(cam_threshold * quantized.max())
+    labels, count = ndimage.label(foreground, structure=EIGHT_CONNECTED)
+    if count == 0:
+        return np.array([[0.0, 0.0, 1.0, 1.0]])
+    slices = ndimage.find_objects(labels)
+    if not every_component:
+        sizes = np.bincount(labels.ravel())[1:]
+        slices = [slices[int(np.argmax(sizes))]]
+    boxes = []
+    for rows, columns in slices:
+        x1 = min(columns.stop, width - 1)
+        y1 = min(rows.stop, height - 1)
+        boxes.append([columns.start, rows.start, x1 - columns.start + 1, y1 - rows.start + 1])
+    return np.asarray(boxes, dtype=np.float64)
+
+
+def _image_correct(
+    heatmap: Any, ground_truth: Any, cam_thresholds: np.ndarray, iou_thresholds: np.ndarray, version: int, image: str
+) -> np.ndarray:
+    """(D, T) bool: whether one image is correctly localised at each (delta, tau)."""
+    lesions = as_xywh_boxes(ground_truth, f"ground-truth boxes of {image}")
+    if lesions.shape[0] == 0:
+        raise ValueError(f"{image} has no ground-truth box; MaxBoxAcc evaluates images with at least one box")
+    normalized = normalize_heatmap(heatmap, image)
+    best_iou = np.array(
+        [xywh_iou(heatmap_boxes(normalized, tau, version == 2), lesions).max() for tau in cam_thresholds]
+    )
+    return best_iou[None, :] >= iou_thresholds[:, None]
+
+
+def _curves(correct: np.ndarray, cam_thresholds: np.ndarray, iou_thresholds: np.ndarray) -> MaxBoxAccuracyCurves:
+    """Reduce per-image flags, correct (I, D, T)."""
+    box_accuracy = correct.mean(axis=0)
+    best = np.argmax(box_accuracy, axis=1)
+    max_box_accuracy = box_accuracy.max(axis=1)
+    return MaxBoxAccuracyCurves(
+        cam_thresholds=cam_thresholds,
+        iou_thresholds=iou_thresholds,
+        box_accuracy=box_accuracy,
+        max_box_accuracy=max_box_accuracy,
+        best_cam_thresholds=cam_thresholds[best],
+        value=float(max_box_accuracy.mean()),
+    )
+
+
+def compute_box_accuracy_curves(
+    heatmaps: Sequence[Any], ground_truth_boxes: Sequence[Any], version: int = 2, cam_thresholds: Any = DEFAULT_CAM_THRESHOLDS
+) -> MaxBoxAccuracyCurves:
+    """BoxAcc curves and MaxBoxAcc of a set of images.
+
+    Args:
+        heatmaps: per image, an (H_i, W_i) or (1, H_i, W_i) map (a (B, 1, H, W) tensor works too).
+        ground_truth_boxes: per image, an (M_i, 4) array/tensor of ``x, y, w, h`` boxes, M_i >= 1.
+        version: 1 (largest component, delta 0.5) or 2 (every component, delta 0.3/0.5/0.7).
+        cam_thresholds: the tau grid, values in [0, 1).
+
+    Returns:
+        the curves and the reported value.
+    """
+    grid, iou_thresholds = _check_setup(version, cam_thresholds)
+    if len(heatmaps) != len(ground_truth_boxes):
+        raise ValueError(f"heatmaps covers {len(heatmaps)} images but ground_truth_boxes {len(ground_truth_boxes)}")
+    if len(heatmaps) == 0:
+        raise ValueError("MaxBoxAcc needs at least one image")
+    correct = np.stack(
+        [
+            _image_correct(h, g, grid, iou_thresholds, version, f"image {i}")
+            for i, (h, g) in enumerate(zip(heatmaps, ground_truth_boxes))
+        ]
+    )
+    return _curves(correct, grid, iou_thresholds)
+
+
+def compute_max_box_accuracy(
+    heatmaps: Sequence[Any], ground_truth_boxes: Sequence[Any], version: int = 2, cam_thresholds: Any = DEFAULT_CAM_THRESHOLDS
+) -> float:
+    """MaxBoxAcc (v1 or v2) in [0, 1]; see :func:`compute_box_accuracy_curves`."""
+    return compute_box_accuracy_curves(heatmaps, ground_truth_boxes, version, cam_thresholds).value
+
+
+class MaxBoxAccuracyMetric(CumulativeIterationMetric):
+    """MaxBoxAcc accumulated over iterations; see :func:`compute_box_accuracy_curves`.
+
+    Call it with ``y_pred`` the heatmaps, a (B, 1, H, W) tensor or a list of (1, H, W) tensors, and ``y``
+    the ground-truth boxes, a list of (M_i, 4) ``x, y, w, h`` tensors or a (B, M, 4) tensor. Each image is
+    reduced at once to its (D, T) correctness flags, so the buffers all-gather under DDP.
+
+    Args:
+        version: 1 or 2.
+        cam_thresholds: the tau grid, values in [0, 1).
+    """
+
+    def __init__(self, version: int = 2, cam_thresholds: Any = DEFAULT_CAM_THRESHOLDS) -> None:
+        super().__init__()
+        self.cam_thresholds, self.iou_thresholds = _check_setup(version, cam_thresholds)
+        self.version = version
+
+    def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """Per-image flags of a batch.
+
+        Args:
+            y_pred: (B, 1, H, W) heatmaps.
+            y: (B, M, 4) ground-truth boxes.
+
+        Returns:
+            (B, D, T) int64, 1 where the image is correctly localised.
+        """
+        if y is None:
+            raise ValueError("MaxBoxAccuracyMetric needs the ground-truth boxes y")
+        if y_pred.ndim != 4 or y_pred.shape[1] != 1:
+            raise ValueError(f"y_pred must be (B, 1, H, W) heatmaps, got shape {tuple(y_pred.shape)}")
+        if y_pred.shape[0] != y.shape[0]:
+            raise ValueError(f"y_pred covers {y_pred.shape[0]} images but y covers {y.shape[0]}")
+        correct = [
+            _image_correct(h, g, self.cam_thresholds, self.iou_thresholds, self.version, f"batch image {i}")
+            for i, (h, g) in enumerate(zip(y_pred, y))
+        ]
+        return torch.as_tensor(np.stack(correct).astype(np.int64))
+
+    def aggregate_curves(self) -> MaxBoxAccuracyCurves:
+        """The curves over every image seen since the last ``reset()``."""
+        correct = self.get_buffer()
+        if correct is None:
+            raise ValueError("MaxBoxAccuracyMetric has seen no images; call it on a batch before aggregate()")
+        return _curves(correct.numpy(), self.cam_thresholds, self.iou_thresholds)
+
+    def aggregate(self) -> float:  # type: ignore[override]
+        """MaxBoxAcc over every image seen since the last ``reset()``."""
+        return self.aggregate_curves().value

@@ -1,0 +1,291 @@
+"""Zoom-in-Net (Wang et al., MICCAI 2017, "Zoom-in-Net: Deep Mining Lesions for Diabetic Retinopathy
+Detection"): M-Net grading, A-Net gated attention, C-Net grading from zoomed high-resolution crops."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from weakloc_networks.zoom_in_a_net import ANet
+from weakloc_networks.zoom_in_c_net import CNet
+from weakloc_networks.zoom_in_m_net import MNet
+from weakloc_networks.zoom_in_regions import corners_to_boxes, extract_crops, map_corners, sample_regions
+
+__all__ = ["PHASES", "REGION_MAP_REDUCTIONS", "ZoomInNet"]
+
+PHASES: tuple[int, ...] = (1, 2, 3)
+REGION_MAP_REDUCTIONS: tuple[str, ...] = ("sum", "max")
+
+
+class ZoomInNet(nn.Module):
+    """M-Net + A-Net + C-Net.
+
+    Forward pass on a low-resolution image (``low_res``, 492 px in the paper), optionally its fellow eye
+    and the same image at high resolution (``high_res``, 1230 px):
+
+    1. M-Net: feature map M (B, C, h, w) (1024 x 14 x 14 at the defaults), pooled (and concatenated with
+       the fellow eye's when ``paired_eyes``), grade logits y_M.
+    2. A-Net on M: score maps S, spatial-softmax attention A, gated maps G = S * A, logits y_A = sum of G
+       over space.
+    3. Regions: the gated maps of grades 1..K-1 (the lesion grades) are reduced over grades
+       (``region_map_reduction``: "sum" pools the evidence of every lesion grade, "max" keeps the strongest
+       grade per position), resized bilinearly to the low-resolution image, and sampled greedily
+       (:func:`sample_regions`: ``num_regions`` squares of ``region_size``, early stop below
+       ``region_threshold``; the paper gives no threshold, ``None`` always takes ``num_regions``).
+    4. C-Net (phase 3, when ``image_high`` is given): ``crop_size`` crops centred at the same relative
+       places on the high-resolution image, one backbone pass over all crops of the batch, element-wise
+       max over each image's crops, concatenated with the M-Net embedding, logits y_C.
+
+    Training phases (:meth:`set_phase`), as in the paper: 1 trains M-Net alone; 2 freezes M-Net and trains
+    A-Net; 3 trains everything jointly with the C-Net. Frozen sub-networks have ``requires_grad=False``
+    and stay in eval mode (their batch-norm statistics do not move) even after ``train()``.
+
+    MONAI ``SupervisedTrainer`` use: the forward returns a dict, which the trainer hands as is to
+    ``loss_function`` (use :class:`ZoomInNetLoss`); pass the extra inputs with
+    ``prepare_batch=monai.engines.PrepareBatchExtraInput(extra_keys={"image_high": "image_high",
+    "fellow_low": "fellow_low"})``.
+
+    Scripting: the whole network is not TorchScript-able (the region sampling and cropping are data
+    dependent and the output dict's keys vary with the phase); :class:`MNet` and :class:`ANet` script and
+    trace.
+
+    Args:
+        spatial_dims: must be 2.
+        in_channels: image channels.
+        num_classes: number of grades K (at least 2).
+        paired_eyes: whether the forward takes the fellow eye (``fellow_low``).
+        low_res: side of the low-resolution input.
+        high_res: side of the high-resolution input.
+        region_size: side s of the sampled regions, in low-resolution pixels.
+        num_regions: the most regions N per image.
+        region_threshold: stop sampling an image when its remaining map maximum is below this.
+        crop_size: side of the high-resolution crops.
+        region_map_reduction: "sum" or "max" over the lesion grades' gated maps.
+        m_width_multiplier: M-Net backbone width.
+        m_blocks_per_stage: M-Net backbone blocks in stages A, B, C.
+        m_feature_channels: channels C of M; default ``1024 * m_width_multiplier``.
+        attention_channels: width of the A-Net attention convolutions.
+        c_width_multiplier: C-Net backbone width.
+        c_blocks_per_stage: C-Net backbone blocks in stages A, B, C.
+        c_feature_channels: channels of the C-Net crop features; default ``1024 * c_width_multiplier``.
+        padding: backbone padding, "valid" (the original) or "same" (any input size).
+        dropout_prob: dropout before the M-Net and C-Net heads.
+        phase: initial training phase (see :meth:`set_phase`).
+
+    Attributes:
+        cam_target_layer: name of the module whose output is M (for ``monai.visualize.GradCAM``).
+    """
+
+    cam_target_layer: str = "m_net.backbone.projection"
+
+    def __init__(
+        self,
+        spatial_dims: int = 2,
+        in_channels: int = 3,
+        num_classes: int = 5,
+        paired_eyes: bool = True,
+        low_res: int = 492,
+        high_res: int = 1230,
+        region_size: int = 200,
+        num_regions: int = 4,
+        region_threshold: float | None = None,
+        crop_size: int = 384,
+        region_map_reduction: str = "sum",
+        m_width_multiplier: float = 1.0,
+        m_blocks_per_stage: Sequence[int] = (5, 10, 5),
+        m_feature_channels: int | None = None,
+        attention_channels: int = 256,
+        c_width_multiplier: float = 1.0,
+        c_blocks_per_stage: Sequence[int] = (5, 10, 5),
+        c_feature_channels: int | None = None,
+        padding: str = "valid",
+        dropout_prob: float = 0.0,
+        phase: int = 3,
+    ) -> None:
+        super().__init__()
+        if not 1 <= region_size <= low_res:
+            raise ValueError(f"ZoomInNet: region_size {region_size} must be in [1, low_res={low_res}]")
+        if not 1 <= crop_size <= high_res:
+            raise ValueError(f"ZoomInNet: crop_size {crop_size} must be in [1, high_res={high_res}]")
+        if num_regions < 1:
+            raise ValueError(f"ZoomInNet: num_regions must be at least 1, got {num_regions}")
+        if region_map_reduction not in REGION_MAP_REDUCTIONS:
+            raise ValueError(
+                f"ZoomInNet: region_map_reduction must be one of {REGION_MAP_REDUCTIONS}, got {region_map_reduction!r}"
+            )
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        self.paired_eyes = paired_eyes
+        self.low_res = low_res
+        self.high_res = high_res
+        self.region_size = region_size
+        self.num_regions = num_regions
+        self.region_threshold = region_threshold
+        self.crop_size = crop_size
+        self.region_map_reduction = region_map_reduction
+        self.m_net = MNet(
+            spatial_dims=spatial_dims,
+            in_channels=in_channels,
+            num_classes=num_classes,
+            paired_eyes=paired_eyes,
+            width_multiplier=m_width_multiplier,
+            blocks_per_stage=m_blocks_per_stage,
+            feature_channels=m_feature_channels,
+            padding=padding,
+            dropout_prob=dropout_prob,
+        )
+        self.a_net = ANet(
+            spatial_dims=spatial_dims,
+            in_channels=self.m_net.feature_channels,
+            num_classes=num_classes,
+            attention_channels=attention_channels,
+        )
+        self.c_net = CNet(
+            spatial_dims=spatial_dims,
+            in_channels=in_channels,
+            num_classes=num_classes,
+            context_channels=self.m_net.embedding_channels,
+            width_multiplier=c_width_multiplier,
+            blocks_per_stage=c_blocks_per_stage,
+            feature_channels=c_feature_channels,
+            padding=padding,
+            dropout_prob=dropout_prob,
+        )
+        self.set_phase(phase)
+
+    def _frozen_modules(self) -> list[nn.Module]:
+        return {1: [self.a_net, self.c_net], 2: [self.m_net, self.c_net], 3: []}[self.phase]
+
+    def set_phase(self, phase: int) -> None:
+        """Switch the training phase.
+
+        - 1: M-Net trains; A-Net and C-Net are frozen.
+        - 2: A-Net trains; M-Net and C-Net are frozen.
+        - 3: everything trains; the forward runs the C-Net when ``image_high`` is given.
+
+        Frozen sub-networks get ``requires_grad=False`` and eval mode; the others get ``requires_grad=True``
+        and follow ``self.training``.
+
+        Raises:
+            ValueError: on a phase other than 1, 2, 3.
+        """
+        if phase not in PHASES:
+            raise ValueError(f"ZoomInNet: phase must be one of {PHASES}, got {phase!r}")
+        self.phase = phase
+        frozen = self._frozen_modules()
+        for module in (self.m_net, self.a_net, self.c_net):
+            module.requires_grad_(not any(module is f for f in frozen))
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> ZoomInNet:
+        """Set train/eval mode; sub-networks frozen by the current phase stay in eval mode."""
+        super().train(mode)
+        for module in self._frozen_modules():
+            module.eval()
+        return self
+
+    def features(self, image_low: torch.Tensor) -> torch.Tensor:
+        """The M-Net feature map M.
+
+        Args:
+            image_low: (B, in_channels, low_res, low_res).
+
+        Returns:
+            M, (B, C, h, w) (1024 x 14 x 14 at the defaults).
+        """
+        return self.m_net.features(image_low)
+
+    def region_map(self, gated_maps: torch.Tensor) -> torch.Tensor:
+        """The map the regions are sampled from.
+
+        Args:
+            gated_maps: G, (B, K, h, w).
+
+        Returns:
+            (B, low_res, low_res): G of grades 1..K-1 reduced over grades, resized bilinearly.
+        """
+        lesion_maps = gated_maps[:, 1:]
+        if self.region_map_reduction == "sum":
+            reduced = lesion_maps.sum(dim=1, keepdim=True)
+        else:
+            reduced = lesion_maps.amax(dim=1, keepdim=True)
+        resized = F.interpolate(reduced, size=(self.low_res, self.low_res), mode="bilinear", align_corners=False)
+        return resized[:, 0]
+
+    def _check_image(self, name: str, image: torch.Tensor, side: int, batch: int) -> None:
+        expected = (batch, self.in_channels, side, side)
+        if image.ndim != 4 or tuple(image.shape) != expected:
+            raise ValueError(f"ZoomInNet: {name} must have shape {expected} (B, C, H, W), got {tuple(image.shape)}")
+
+    def forward(
+        self, image_low: torch.Tensor, image_high: torch.Tensor | None = None, fellow_low: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Args:
+            image_low: (B, in_channels, low_res, low_res).
+            image_high: the same images, (B, in_channels, high_res, high_res); needed for y_c.
+            fellow_low: the fellow eyes, (B, in_channels, low_res, low_res); required with ``paired_eyes``.
+
+        Returns:
+            ``y_m``, ``y_a`` logits (B, K); ``y_c`` logits (B, K) in phase 3 with ``image_high`` only;
+            ``gated_maps`` G and ``attention`` A, (B, K, h, w); ``regions`` (B, N, 4) long boxes
+            (x, y, w, h) in low-resolution pixels, rows of -1 for regions not taken.
+
+        Raises:
+            ValueError: if an input has the wrong shape, or the fellow eye is missing or unexpected.
+        """
+        batch = image_low.shape[0] if image_low.ndim == 4 else -1
+        self._check_image("image_low", image_low, self.low_res, batch)
+        if fellow_low is not None:
+            self._check_image("fellow_low", fellow_low, self.low_res, batch)
+        if image_high is not None:
+            self._check_image("image_high", image_high, self.high_res, batch)
+        feature_map, fellow_feature_map = self.m_net.paired_features(image_low, fellow_low)
+        embedding = self.m_net.embed(feature_map, fellow_feature_map)
+        attention_outputs = self.a_net(feature_map)
+        outputs = {
+            "y_m": self.m_net.classify(embedding),
+            "y_a": attention_outputs["y_a"],
+            "gated_maps": attention_outputs["gated_maps"],
+            "attention": attention_outputs["attention"],
+        }
+        with torch.no_grad():
+            corners = sample_regions(
+                self.region_map(attention_outputs["gated_maps"]), self.region_size, self.num_regions, self.region_threshold
+            )
+        outputs["regions"] = corners_to_boxes(corners, self.region_size)
+        if self.phase == 3 and image_high is not None:
+            crop_corners = map_corners(
+                corners, self.region_size, (self.low_res, self.low_res), (self.high_res, self.high_res), self.crop_size
+            )
+            crops, taken = extract_crops(image_high, crop_corners, self.crop_size)
+            outputs["y_c"] = self.c_net(crops, taken, embedding)
+        return outputs
+
+    @staticmethod
+    def predict_proba(outputs: Mapping[str, torch.Tensor], phase: int = 3) -> torch.Tensor:
+        """Grade probabilities from the outputs of a phase.
+
+        - phase 1: softmax(y_m);
+        - phase 2: mean of softmax(y_m) and softmax(y_a);
+        - phase 3: mean of softmax(y_m), softmax(y_a) and softmax(y_c).
+
+        Args:
+            outputs: the forward's dict.
+            phase: 1, 2 or 3.
+
+        Returns:
+            (B, K), rows summing to 1.
+
+        Raises:
+            ValueError: on an unknown phase or a missing output (y_c needs ``image_high`` in phase 3).
+        """
+        if phase not in PHASES:
+            raise ValueError(f"ZoomInNet.predict_proba: phase must be one of {PHASES}, got {phase!r}")
+        keys = ("y_m", "y_a", "y_c")[:phase]
+        missing = [key for key in keys if key not in outputs]
+        if missing:
+            raise ValueError(f"ZoomInNet.predict_proba: phase {phase} needs outputs {missing}, got keys {sorted(outputs)}")
+        return torch.stack([torch.softmax(outputs[key], dim=1) for key in keys]).mean(dim=0)

@@ -1,0 +1,59 @@
+"""Atomic checkpoints and resuming a MONAI trainer from the latest one."""
+
+from __future__ import annotations
+
+import torch
+from ignite.engine import Events
+from monai.engines import SupervisedTrainer
+from torch import nn
+
+from monai_weakloc.engines.checkpoint import AtomicCheckpointSaver, ResumeFromLatestCheckpoint, latest_checkpoint
+
+
+def make_trainer(max_epochs: int, seed: int = 0) -> tuple[SupervisedTrainer, nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(seed)
+    network = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(network.parameters(), lr=0.1, momentum=0.9)
+    data = [{"image": torch.randn(4), "label": torch.tensor(i % 2)} for i in range(12)]
+    loader = torch.utils.data.DataLoader(data, batch_size=4)
+    trainer = SupervisedTrainer(
+        device=torch.device("cpu"), max_epochs=max_epochs, train_data_loader=loader, network=network,
+        optimizer=optimizer, loss_function=nn.CrossEntropyLoss(),
+    )
+    return trainer, network, optimizer
+
+
+def test_saves_every_n_iterations_and_keeps_the_last(tmp_path):
+    trainer, network, optimizer = make_trainer(max_epochs=2)
+    AtomicCheckpointSaver(tmp_path, {"network": network, "optimizer": optimizer, "trainer": trainer},
+                          save_every=2, n_saved=2).attach(trainer)
+    trainer.run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_4.pt", "checkpoint_6.pt"]
+    assert latest_checkpoint(tmp_path).name == "checkpoint_6.pt"
+    state = torch.load(latest_checkpoint(tmp_path), weights_only=True)
+    assert state["trainer"]["iteration"] == 6 and state["trainer"]["epoch_length"] == 3
+
+
+def test_resume_continues_at_the_saved_epoch_with_the_saved_weights(tmp_path):
+    first, network, optimizer = make_trainer(max_epochs=1)
+    AtomicCheckpointSaver(tmp_path, {"network": network, "optimizer": optimizer, "trainer": first}).attach(first)
+    first.run()
+    saved_weight = network.weight.detach().clone()
+
+    second, network2, optimizer2 = make_trainer(max_epochs=3, seed=1)
+    epochs_run: list[int] = []
+    ResumeFromLatestCheckpoint(tmp_path, {"network": network2, "optimizer": optimizer2, "trainer": second}).attach(second)
+    second.add_event_handler(Events.EPOCH_STARTED, lambda e: epochs_run.append(e.state.epoch))
+    loaded: list[torch.Tensor] = []
+    second.add_event_handler(Events.STARTED, lambda e: loaded.append(network2.weight.detach().clone()))
+    second.run()
+    assert torch.equal(loaded[0], saved_weight)
+    assert epochs_run == [2, 3]
+    assert second.state.iteration == 9
+
+
+def test_resume_without_checkpoint_starts_fresh(tmp_path):
+    trainer, network, optimizer = make_trainer(max_epochs=1)
+    ResumeFromLatestCheckpoint(tmp_path / "none", {"network": network, "trainer": trainer}).attach(trainer)
+    trainer.run()
+    assert trainer.state.epoch == 1 and trainer.state.iteration == 3

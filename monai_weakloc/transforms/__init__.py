@@ -1,0 +1,39 @@
+"""Fundus and X-ray preprocessing as MONAI transforms, each with a dictionary twin ending in ``d``."""
+
+from __future__ import annotations
+
+from monai_weakloc.transforms.border_crop import CROP_BOX_META_KEY, FundusBorderCrop, FundusBorderCropd
+from monai_weakloc.transforms.intensity_stretch import PercentileStretch, PercentileStretchd
+from monai_weakloc.transforms.load_2d import (
+    LOAD_MODES,
+    ORIGINAL_SIZE_META_KEY,
+    SUPPORTED_SUFFIXES,
+    LoadImage2D,
+    LoadImage2Dd,
+)
+from monai_weakloc.transforms.local_contrast import FundusLocalContrast, FundusLocalContrastd
+from monai_weakloc.transforms.mean_image import (
+    SubtractMeanImage,
+    SubtractMeanImaged,
+    compute_mean_image,
+    load_mean_image,
+)
+
+__all__ = [
+    "CROP_BOX_META_KEY",
+    "LOAD_MODES",
+    "ORIGINAL_SIZE_META_KEY",
+    "SUPPORTED_SUFFIXES",
+    "FundusBorderCrop",
+    "FundusBorderCropd",
+    "FundusLocalContrast",
+    "FundusLocalContrastd",
+    "LoadImage2D",
+    "LoadImage2Dd",
+    "PercentileStretch",
+    "PercentileStretchd",
+    "SubtractMeanImage",
+    "SubtractMeanImaged",
+    "compute_mean_image",
+    "load_mean_image",
+]

@@ -57,7 +57,7 @@ class FundusBorderCrop(Transform):
         ValueError: for out-of-range arguments.
     """
 
-    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+    backend = [TransformBackends.TORCH]
 
     def __init__(
         self,

@@ -53,7 +53,7 @@ class FundusLocalContrast(Transform):
         ValueError: for a non-positive sigma, sigma fraction or value scale.
     """
 
-    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+    backend = [TransformBackends.TORCH]
 
     def __init__(
         self,

@@ -38,8 +38,8 @@ def test_kappa_accuracy_and_confusion_equal_sklearn_on_random_grades(seed: int) 
 
 
 def test_kappa_uses_every_grade_even_one_missing_from_both_raters() -> None:
-    truth = [0, 1, 3, 3, 0, 1]
-    predicted = [1, 1, 3, 0, 0, 3]
+    truth = [0, 1, 3, 3, 1]  # grade 2 missing from both raters
+    predicted = [0, 3, 3, 1, 1]
     all_grades = cohen_kappa_score(truth, predicted, weights="quadratic", labels=[0, 1, 2, 3])
     present_grades_only = cohen_kappa_score(truth, predicted, weights="quadratic")
     assert all_grades != pytest.approx(present_grades_only)

@@ -79,7 +79,7 @@ def _check_setup(num_classes: int, overlap: str, thresholds: Any | None) -> np.n
 
 def _labelled_boxes(rows: Any, num_classes: int, where: str) -> tuple[np.ndarray, np.ndarray]:
     """Split (N, 5) ``label, x, y, w, h`` rows into (N,) int64 labels and (N, 4) checked boxes."""
-    array = convert_to_numpy(rows).astype(np.float64)
+    array = convert_to_numpy(rows, wrap_sequence=True).astype(np.float64)
     if array.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 4))
     if array.ndim != 2 or array.shape[1] != 5:

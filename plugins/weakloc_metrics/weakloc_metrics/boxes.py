@@ -35,7 +35,7 @@ def as_xywh_boxes(boxes: Any, where: str) -> np.ndarray:
         ValueError: on a shape other than (N, 4), a NaN/infinite value, or a box with ``w <= 0`` or
             ``h <= 0`` (zero-area boxes would make IoM and IoBB undefined); the message names the row.
     """
-    array = convert_to_numpy(boxes).astype(np.float64)
+    array = convert_to_numpy(boxes, wrap_sequence=True).astype(np.float64)
     if array.size == 0:
         return np.zeros((0, 4))
     if array.ndim != 2 or array.shape[1] != 4:

@@ -49,7 +49,7 @@ def as_grades(values: Any, name: str) -> np.ndarray:
     Raises:
         ValueError: if ``values`` has another shape, or a (B,) / (B, 1) value is not a whole number.
     """
-    array = convert_to_numpy(values)
+    array = convert_to_numpy(values, wrap_sequence=True)
     if array.ndim == 2 and array.shape[1] > 1:
         return np.argmax(array, axis=1).astype(np.int64)
     if array.ndim == 2 and array.shape[1] == 1:

@@ -7,12 +7,13 @@ holds the metric's ``aggregate()`` value. ``output_transform`` maps ``engine.sta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from monai.handlers import IgniteMetricHandler
 
 from weakloc_metrics.box_accuracy import BoxAccuracyMetric
+from weakloc_metrics.froc import HeatmapFROCMetric
 from weakloc_metrics.grading import (
     ClassConfusionMatrixMetric,
     QuadraticWeightedKappaMetric,
@@ -21,7 +22,9 @@ from weakloc_metrics.grading import (
 )
 from weakloc_metrics.iom_recall import DEFAULT_IOM_THRESHOLDS, IoMRecallMetric
 from weakloc_metrics.maxboxacc import DEFAULT_CAM_THRESHOLDS, MaxBoxAccuracyMetric
+from weakloc_metrics.pointing import PointingLocalizationMetric
 from weakloc_metrics.roc import PerClassROCAUCMetric, ReferableROCAUCMetric, SensitivityAtSpecificityMetric
+from weakloc_metrics.segmentation_pr import PixelPRMetric
 
 __all__ = [
     "QuadraticWeightedKappa",
@@ -34,6 +37,9 @@ __all__ = [
     "IoMRecall",
     "BoxAccuracy",
     "MaxBoxAccuracy",
+    "HeatmapFROC",
+    "PixelPR",
+    "PointingLocalization",
 ]
 
 
@@ -132,4 +138,48 @@ class MaxBoxAccuracy(IgniteMetricHandler):
         self, version: int = 2, cam_thresholds: Any = DEFAULT_CAM_THRESHOLDS, output_transform: Callable = _identity
     ) -> None:
         metric_fn = MaxBoxAccuracyMetric(version=version, cam_thresholds=cam_thresholds)
+        super().__init__(metric_fn=metric_fn, output_transform=output_transform, save_details=False)
+
+
+class HeatmapFROC(IgniteMetricHandler):
+    """Lesion-level FROC score of probability maps; see :class:`weakloc_metrics.froc.HeatmapFROCMetric`."""
+
+    def __init__(
+        self,
+        detection_threshold: float = 0.5,
+        eval_thresholds: str | Sequence[float] = "camelyon16",
+        connectivity: int = 2,
+        output_transform: Callable = _identity,
+    ) -> None:
+        metric_fn = HeatmapFROCMetric(
+            detection_threshold=detection_threshold, eval_thresholds=eval_thresholds, connectivity=connectivity
+        )
+        super().__init__(metric_fn=metric_fn, output_transform=output_transform, save_details=False)
+
+
+class PixelPR(IgniteMetricHandler):
+    """Pixel-level AP, AUC-PR, F1, precision or recall; see :class:`weakloc_metrics.segmentation_pr.PixelPRMetric`."""
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        pooling: str = "all",
+        num_bins: int | None = 1000,
+        metric_name: str = "average_precision",
+        output_transform: Callable = _identity,
+    ) -> None:
+        metric_fn = PixelPRMetric(threshold=threshold, pooling=pooling, num_bins=num_bins, metric_name=metric_name)
+        super().__init__(metric_fn=metric_fn, output_transform=output_transform, save_details=False)
+
+
+class PointingLocalization(IgniteMetricHandler):
+    """STL localization AP or pointing accuracy; see :class:`weakloc_metrics.pointing.PointingLocalizationMetric`.
+
+    ``output_transform`` must give ``((positive_probs, activation_maps), masks)``.
+    """
+
+    def __init__(
+        self, tolerance: float = 16.0, metric_name: str = "localization_ap", output_transform: Callable = _identity
+    ) -> None:
+        metric_fn = PointingLocalizationMetric(tolerance=tolerance, metric_name=metric_name)
         super().__init__(metric_fn=metric_fn, output_transform=output_transform, save_details=False)

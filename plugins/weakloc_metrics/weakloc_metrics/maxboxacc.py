@@ -98,7 +98,7 @@ def normalize_heatmap(heatmap: Any, image: str = "heatmap") -> np.ndarray:
     Returns:
         (H, W) float64 map.
     """
-    array = convert_to_numpy(heatmap).astype(np.float64)
+    array = convert_to_numpy(heatmap, wrap_sequence=True).astype(np.float64)
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2:

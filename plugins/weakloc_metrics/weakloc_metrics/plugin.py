@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from monai_weakloc.registry import Registry
 from weakloc_metrics.box_accuracy import BoxAccuracyMetric
+from weakloc_metrics.froc import HeatmapFROCMetric
 from weakloc_metrics.grading import (
     ClassConfusionMatrixMetric,
     QuadraticWeightedKappaMetric,
@@ -12,7 +13,9 @@ from weakloc_metrics.grading import (
 )
 from weakloc_metrics.iom_recall import IoMRecallMetric
 from weakloc_metrics.maxboxacc import MaxBoxAccuracyMetric
+from weakloc_metrics.pointing import PointingLocalizationMetric
 from weakloc_metrics.roc import PerClassROCAUCMetric, ReferableROCAUCMetric, SensitivityAtSpecificityMetric
+from weakloc_metrics.segmentation_pr import PixelPRMetric
 
 
 def register(registry: Registry) -> None:
@@ -31,3 +34,6 @@ def register(registry: Registry) -> None:
     registry.register("metric", "iom_recall", IoMRecallMetric)
     registry.register("metric", "box_accuracy", BoxAccuracyMetric)
     registry.register("metric", "max_box_accuracy", MaxBoxAccuracyMetric)
+    registry.register("metric", "heatmap_froc", HeatmapFROCMetric)
+    registry.register("metric", "pixel_pr", PixelPRMetric)
+    registry.register("metric", "pointing_localization", PointingLocalizationMetric)

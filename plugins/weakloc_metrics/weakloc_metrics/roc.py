@@ -50,7 +50,7 @@ def as_indicator_matrix(y: Any, num_classes: int) -> np.ndarray:
     Raises:
         ValueError: on a shape that matches neither form, or a value that is not a class index / not 0 or 1.
     """
-    array = convert_to_numpy(y)
+    array = convert_to_numpy(y, wrap_sequence=True)
     if array.ndim == 2 and array.shape[1] == 1 and num_classes != 1:
         array = array[:, 0]
     if array.ndim == 1 and num_classes == 1:
@@ -72,7 +72,7 @@ def as_indicator_matrix(y: Any, num_classes: int) -> np.ndarray:
 
 def _as_score_matrix(y_pred: Any) -> np.ndarray:
     """Scores as a (B, K) float64 matrix; (B,) becomes (B, 1)."""
-    array = convert_to_numpy(y_pred).astype(np.float64)
+    array = convert_to_numpy(y_pred, wrap_sequence=True).astype(np.float64)
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
@@ -207,7 +207,7 @@ def compute_referable_roc_auc(y_pred: Any, y: Any, min_grade: int = 2) -> float:
         AUC; NaN with a warning when every true grade falls on one side of ``min_grade``.
     """
     scores = probability_of_grade_at_least(y_pred, min_grade)
-    one_hot = as_indicator_matrix(y, convert_to_numpy(y_pred).shape[1])
+    one_hot = as_indicator_matrix(y, convert_to_numpy(y_pred, wrap_sequence=True).shape[1])
     if one_hot.shape[0] != scores.shape[0]:
         raise ValueError(f"y_pred has {scores.shape[0]} samples but y has {one_hot.shape[0]}")
     not_one_grade = np.flatnonzero(one_hot.sum(axis=1) != 1)

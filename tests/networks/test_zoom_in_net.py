@@ -1,0 +1,206 @@
+"""Zoom-in-Net: outputs per phase and pairing, attention algebra, crops, phase freezing, scripting, registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from monai_weakloc.registry import Registry
+from weakloc_networks.zoom_in_a_net import ANet
+from weakloc_networks.zoom_in_m_net import MNet
+from weakloc_networks.zoom_in_net import ZoomInNet
+from weakloc_networks.zoom_in_net_loss import ZoomInNetLoss
+from weakloc_networks.zoom_in_regions import map_corners
+
+LOW, HIGH = 64, 96
+TINY = {
+    "low_res": LOW,
+    "high_res": HIGH,
+    "region_size": 16,
+    "num_regions": 3,
+    "crop_size": 32,
+    "m_width_multiplier": 1 / 16,
+    "m_blocks_per_stage": (1, 1, 1),
+    "attention_channels": 8,
+    "c_width_multiplier": 1 / 16,
+    "c_blocks_per_stage": (1, 0, 1),
+    "padding": "same",
+}
+
+
+def tiny_net(**overrides) -> ZoomInNet:
+    torch.manual_seed(0)
+    return ZoomInNet(**{**TINY, **overrides})
+
+
+def inputs(batch: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    return (
+        torch.randn(batch, 3, LOW, LOW, generator=generator),
+        torch.randn(batch, 3, HIGH, HIGH, generator=generator),
+        torch.randn(batch, 3, LOW, LOW, generator=generator),
+    )
+
+
+@pytest.mark.parametrize("phase", [1, 2, 3])
+@pytest.mark.parametrize("paired_eyes", [True, False])
+def test_output_shapes_per_phase_and_pairing(phase, paired_eyes):
+    net = tiny_net(paired_eyes=paired_eyes, phase=phase)
+    low, high, fellow = inputs()
+    outputs = net(low, high, fellow if paired_eyes else None)
+    expected_keys = {"y_m", "y_a", "gated_maps", "attention", "regions"} | ({"y_c"} if phase == 3 else set())
+    assert set(outputs) == expected_keys
+    assert outputs["y_m"].shape == outputs["y_a"].shape == (2, 5)
+    assert outputs["gated_maps"].shape == outputs["attention"].shape == (2, 5, 2, 2)
+    assert outputs["regions"].shape == (2, 3, 4) and outputs["regions"].dtype == torch.long
+    if phase == 3:
+        assert outputs["y_c"].shape == (2, 5)
+    assert "y_c" not in net(low, None, fellow if paired_eyes else None)
+    assert net.features(low).shape == (2, 64, 2, 2)
+
+
+def test_attention_is_a_spatial_softmax_and_y_a_the_spatial_sum_of_the_gated_maps():
+    net = tiny_net(phase=2)
+    low, high, fellow = inputs()
+    outputs = net(low, high, fellow)
+    attention_sums = outputs["attention"].sum(dim=(2, 3))
+    assert torch.allclose(attention_sums, torch.ones_like(attention_sums), atol=1e-6)
+    assert torch.allclose(outputs["y_a"], outputs["gated_maps"].sum(dim=(2, 3)), atol=1e-6)
+    a_net_outputs = net.a_net(net.features(low))
+    assert torch.allclose(outputs["gated_maps"], a_net_outputs["score_maps"] * a_net_outputs["attention"], atol=1e-6)
+
+
+def test_regions_come_from_the_lesion_grades_gated_maps():
+    net = tiny_net(region_size=16, num_regions=1).eval()
+    gated_maps = torch.zeros(1, 5, 2, 2)
+    gated_maps[0, 0, 0, 0] = 100.0  # grade 0 (healthy) is ignored
+    gated_maps[0, 3, 1, 1] = 1.0
+    region_map = net.region_map(gated_maps)
+    assert region_map.shape == (1, LOW, LOW)
+    assert region_map[0, -1, -1] > region_map[0, 0, 0]
+    gated_maps[0, 2, 1, 0] = -5.0
+    summed = net.region_map(gated_maps)
+    maxed = tiny_net(region_map_reduction="max").region_map(gated_maps)
+    assert summed[0, -1, 0] < 0 and maxed[0, -1, 0] == 0
+
+
+def test_c_net_sees_the_crops_at_the_regions_relative_places():
+    net = tiny_net(phase=3).eval()
+    low, high, fellow = inputs()
+    seen = []
+    net.c_net.backbone.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    with torch.no_grad():
+        outputs = net(low, high, fellow)
+    corners = outputs["regions"][..., :2]
+    crop_corners = map_corners(corners, 16, (LOW, LOW), (HIGH, HIGH), 32)
+    expected = [high[b, :, y : y + 32, x : x + 32] for b in range(2) for x, y in crop_corners[b].tolist()]
+    assert len(seen) == 1 and torch.equal(seen[0], torch.stack(expected))
+
+
+def test_early_stop_leaves_minus_one_regions_and_a_zero_crop_feature():
+    net = tiny_net(region_threshold=1e9, phase=3).eval()
+    low, high, fellow = inputs()
+    with torch.no_grad():
+        outputs = net(low, high, fellow)
+        embedding = net.m_net.embed(*net.m_net.paired_features(low, fellow))
+        no_crops = net.c_net.classifier(torch.cat([torch.zeros(2, net.c_net.feature_channels), embedding], dim=1))
+    assert (outputs["regions"] == -1).all()
+    assert torch.allclose(outputs["y_c"], no_crops, atol=1e-6)
+
+
+def test_fellow_eye_changes_y_m_only_and_is_checked():
+    net = tiny_net().eval()
+    low, high, fellow = inputs()
+    with torch.no_grad():
+        first = net(low, high, fellow)
+        second = net(low, high, torch.flip(fellow, dims=(0,)))
+    assert not torch.allclose(first["y_m"], second["y_m"])
+    assert torch.allclose(first["y_a"], second["y_a"])
+    with pytest.raises(ValueError, match="fellow"):
+        net(low, high)
+    with pytest.raises(ValueError, match="paired_eyes=False"):
+        tiny_net(paired_eyes=False)(low, high, fellow)
+    with pytest.raises(ValueError, match="image_high"):
+        net(low, high[:, :, :64], fellow)
+    with pytest.raises(ValueError, match="image_low"):
+        net(high, None, fellow)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"phase": 4}, "phase"),
+        ({"region_size": 65}, "region_size"),
+        ({"crop_size": 97}, "crop_size"),
+        ({"num_regions": 0}, "num_regions"),
+        ({"region_map_reduction": "mean"}, "region_map_reduction"),
+        ({"num_classes": 1}, "num_classes"),
+    ],
+)
+def test_bad_knobs_name_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        tiny_net(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("phase", "frozen", "trained"),
+    [(1, ("a_net", "c_net"), ("m_net",)), (2, ("m_net", "c_net"), ("a_net",)), (3, (), ("m_net", "a_net", "c_net"))],
+)
+def test_phase_freezes_sub_networks(phase, frozen, trained):
+    net = tiny_net()
+    net.set_phase(phase)
+    net.train()
+    low, high, fellow = inputs()
+    bn_before = {name: [b.clone() for b in getattr(net, name).buffers()] for name in frozen}
+    outputs = net(low, high, fellow)
+    ZoomInNetLoss(phase=phase)(outputs, torch.tensor([0, 3])).backward()
+    for name in frozen:
+        module = getattr(net, name)
+        assert not module.training
+        assert all(not p.requires_grad and p.grad is None for p in module.parameters())
+        assert all(torch.equal(a, b) for a, b in zip(bn_before[name], module.buffers()))
+    for name in trained:
+        module = getattr(net, name)
+        assert module.training
+        assert all(p.requires_grad for p in module.parameters())
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+
+
+def test_predict_proba_combines_the_phase_outputs():
+    torch.manual_seed(0)
+    outputs = {key: torch.randn(3, 5) for key in ("y_m", "y_a", "y_c")}
+    soft = {key: torch.softmax(value, dim=1) for key, value in outputs.items()}
+    assert torch.allclose(ZoomInNet.predict_proba(outputs, phase=1), soft["y_m"])
+    assert torch.allclose(ZoomInNet.predict_proba(outputs, phase=2), (soft["y_m"] + soft["y_a"]) / 2)
+    assert torch.allclose(ZoomInNet.predict_proba(outputs, phase=3), (soft["y_m"] + soft["y_a"] + soft["y_c"]) / 3)
+    with pytest.raises(ValueError, match="y_c"):
+        ZoomInNet.predict_proba({"y_m": outputs["y_m"], "y_a": outputs["y_a"]}, phase=3)
+
+
+def test_m_net_and_a_net_script_and_trace_to_equal_outputs():
+    torch.manual_seed(0)
+    m_net = MNet(width_multiplier=1 / 16, blocks_per_stage=(1, 1, 1), padding="same").eval()
+    a_net = ANet(in_channels=m_net.feature_channels, attention_channels=8).eval()
+    low, _, fellow = inputs()
+    feature_map = m_net.features(low)
+    with torch.no_grad():
+        assert torch.allclose(torch.jit.script(m_net)(low, fellow), m_net(low, fellow), atol=1e-6)
+        assert torch.allclose(torch.jit.trace(m_net, (low, fellow))(low, fellow), m_net(low, fellow), atol=1e-6)
+        scripted = torch.jit.script(a_net)(feature_map)
+        traced = torch.jit.trace(a_net, feature_map, strict=False)(feature_map)
+        eager = a_net(feature_map)
+    for key in ("y_a", "gated_maps", "attention"):
+        assert torch.allclose(scripted[key], eager[key], atol=1e-6)
+        assert torch.allclose(traced[key], eager[key], atol=1e-6)
+
+
+def test_registry_builds_the_zoom_in_components():
+    registry = Registry()
+    assert {"inception_resnet", "zoom_in_net", "zoom_in_m_net", "zoom_in_a_net"} <= set(registry.names("network"))
+    assert "zoom_in_net_loss" in registry.names("loss")
+    net = registry.create("network", "zoom_in_net", **TINY, paired_eyes=False)
+    assert isinstance(net, ZoomInNet) and registry.owner("network", "zoom_in_net") == "weakloc_networks"
+    low, high, _ = inputs()
+    assert net(low, high)["y_c"].shape == (2, 5)
+    loss = registry.create("loss", "zoom_in_net_loss", phase=2)
+    assert isinstance(loss, ZoomInNetLoss) and loss.phase == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ import numpy as np
 from monai_weakloc.data.readers import CHESTXRAY14_LABELS, READERS
 from monai_weakloc.data.records import DataProblem, ProblemLog
 
-PIL_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+PIL_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm", ".pbm")
 RESERVED_OPTIONS = ("on_error", "problems")
 INTEGER = re.compile(r"^-?\d+$")
 
@@ -69,14 +70,13 @@ def problems_not_logged() -> Iterator[None]:
 
 
 def class_counts(records: Sequence[dict]) -> str:
-    """``"label 0: 3, label 2: 1"`` (multi-hot labels: positives per finding and ``No Finding``)."""
+    """``"label 0: 3, label 2: 1"``; for ChestX-ray14's multi-hot labels, positives per finding and ``No Finding``."""
     counts: Counter = Counter()
     for record in records:
         label = record.get("label")
         if isinstance(label, np.ndarray):
             positives = np.flatnonzero(label)
-            names = [CHESTXRAY14_LABELS[i] if label.shape == (14,) else f"class {i}" for i in positives]
-            counts.update((int(i), name) for i, name in zip(positives, names))
+            counts.update((int(index), CHESTXRAY14_LABELS[index]) for index in positives)
             if not positives.size:
                 counts[(-1, "No Finding")] += 1
         elif label is not None:
@@ -87,7 +87,7 @@ def class_counts(records: Sequence[dict]) -> str:
 def summary_lines(layout: str, root: Path, records: Sequence[dict]) -> list[str]:
     """What was found: images per split with their classes, boxes and masks."""
     lines = [f"{layout} dataset at {root}: {len(records)} images"]
-    splits = sorted({record.get("split") or "all" for record in records})
+    splits = dict.fromkeys(record.get("split") or "all" for record in records)
     for split in splits:
         in_split = [record for record in records if (record.get("split") or "all") == split]
         classes = class_counts(in_split)
@@ -111,8 +111,9 @@ def record_mask_paths(record: dict) -> list[str]:
 def decode_problems(paths: Sequence[str]) -> list[DataProblem]:
     """Decode every file with MONAI's ``LoadImage``; one problem per file that fails.
 
-    PNG, JPEG, TIFF and BMP go through ``PILReader(reverse_indexing=False)``, everything else (PGM,
-    DICOM) through ``ITKReader``. Progress goes to stderr.
+    PNG, JPEG, TIFF, BMP and PGM go through ``PILReader(reverse_indexing=False)``, everything else (DICOM)
+    through ``ITKReader``. PGM goes to PIL because the ITK wheels ship no PNM image IO. Progress goes to
+    stderr.
     """
     # Imported here: MONAI's transforms take seconds to import, and every other weakloc command would pay.
     from monai.data import ITKReader, PILReader
@@ -122,7 +123,7 @@ def decode_problems(paths: Sequence[str]) -> list[DataProblem]:
     itk_reader = ITKReader()
     load = LoadImage(reader=itk_reader, image_only=True)
     problems = []
-    with click.progressbar(paths, label="decoding images", file=click.get_text_stream("stderr")) as progress:
+    with click.progressbar(paths, label="decoding images", file=sys.stderr) as progress:
         for path in progress:
             reader = pil_reader if Path(path).suffix.lower() in PIL_SUFFIXES else itk_reader
             try:

@@ -1,10 +1,14 @@
-"""Write a heatmap as NIfTI in the original image geometry, through MONAI's ``NibabelWriter``.
+"""Write a heatmap as NIfTI in the original image geometry, with nibabel.
 
 The array is stored as (H, W) float32: voxel ``[i, j]`` is row ``i`` (top to bottom), column ``j`` (left to
 right), as ``LoadImage`` gives a PNG with ``PILReader(reverse_indexing=False)``. The affine is
 ``diag(spacing_y, spacing_x, 1, 1)`` (identity by default) and no resampling happens, so ``nibabel.load(path)
 .get_fdata()[y, x]`` is the map's value at row y, column x. Viewers that display in RAS orientation show the
 first axis left to right, so the image looks transposed there; the array indices are what is kept.
+
+MONAI's ``NibabelWriter`` (monai 1.6.1) fails on a 2-D array with ``resample=False`` (``SpatialResample`` gets
+no spatial size) and only writes a trailing singleton axis (H, W, 1) otherwise, so nibabel is called
+directly, setting the sform and qform as ``NibabelWriter`` does.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 from monai.config import NdarrayOrTensor, PathLike
-from monai.data import NibabelWriter
 
 from monai_weakloc.report.geometry import restore_heatmap_geometry
 
@@ -50,8 +54,8 @@ def write_heatmap_nifti(
     affine = np.diag([float(pixel_spacing[0]), float(pixel_spacing[1]), 1.0, 1.0])
     output = Path(path)
     output.parent.mkdir(parents=True, exist_ok=True)
-    writer = NibabelWriter(output_dtype=np.float32)
-    writer.set_data_array(restored, channel_dim=None, spatial_ndim=2)
-    writer.set_metadata({"affine": affine, "original_affine": affine}, resample=False)
-    writer.write(output)
+    image = nib.Nifti1Image(restored.astype(np.float32), affine)
+    image.set_sform(affine, code=1)
+    image.set_qform(affine, code=1)
+    nib.save(image, output)
     return output

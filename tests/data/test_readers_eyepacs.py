@@ -104,7 +104,7 @@ def test_missing_image_file_is_named(tmp_path):
 
 def test_missing_column_and_bad_usage(tmp_path):
     root = write_eyepacs(tmp_path / "a", train_header="image,grade", test_rows=None)
-    with pytest.raises(ValueError, match=r"trainLabels\.csv, row 1: missing column\(s\) 'level' \(found 'image', 'grade'\)"):
+    with pytest.raises(ValueError, match=r"Labels\.csv, row 1: missing column\(s\) 'level' \(found 'image', 'grade'\)"):
         read_eyepacs(root)
     root = write_eyepacs(tmp_path / "b", train_rows=None, test_rows=[("1_left", "1", "Hidden")])
     with pytest.raises(ValueError, match=r"retinopathy_solution\.csv, row 2: Usage 'Hidden' is not Public or Private"):

@@ -51,16 +51,13 @@ def _two_kinds_of_lesions() -> tuple[torch.Tensor, torch.Tensor]:
     features = 0.01 * torch.randn(2, 4, 8, 8, generator=generator)
     attention = torch.zeros(2, 2, 8, 8)
     type_a, type_b = torch.tensor([5.0, 5.0, 0.0, 0.0]), torch.tensor([0.0, 0.0, 5.0, 5.0])
-    for b, y, x, vector, channel, value in [
-        (0, 1, 1, type_a, 0, 3.0),
-        (0, 6, 2, type_b, 0, 2.0),
-        (1, 3, 4, type_a, 1, 3.0),
-        (1, 7, 7, type_a, 1, 2.0),
-        (1, 0, 6, type_b, 0, 3.0),
-    ]:
+    for b, y, x, vector in [(0, 1, 1, type_a), (0, 6, 2, type_b), (1, 3, 4, type_a), (1, 7, 7, type_a), (1, 0, 6, type_b)]:
         features[b, :, y, x] += vector
-        attention[b, channel, y, x] = value
-    attention[1, 0, 3, 4] = 1.0  # a location picked by two channels counts once
+    # each channel's top two responses; locations picked by both channels of an image count once
+    attention[0, 0, 1, 1], attention[0, 0, 6, 2] = 3.0, 2.0
+    attention[0, 1, 1, 1], attention[0, 1, 6, 2] = 2.0, 3.0
+    attention[1, 0, 0, 6], attention[1, 0, 3, 4] = 3.0, 1.0
+    attention[1, 1, 3, 4], attention[1, 1, 7, 7] = 3.0, 2.0
     return features, attention
 
 
@@ -80,7 +77,9 @@ def test_clustering_region_size_boxes_stay_inside_the_image():
     features, attention = _two_kinds_of_lesions()
     clusters = cluster_attention_regions(features, attention, (64, 64), top_k=2, region_size=20, damping=0.7)
     boxes = {(m.image_index, m.y, m.x): m.box for members in clusters.values() for m in members}
-    assert boxes[(0, 1, 1)] == (0, 0, 20, 20)  # shifted in from the corner
+    assert boxes[(0, 1, 1)] == (2, 2, 22, 22)  # centred on the cell centre (12, 12)
+    assert boxes[(1, 0, 6)] == (42, 0, 62, 20)  # shifted down from the top edge
+    assert boxes[(1, 7, 7)] == (44, 44, 64, 64)  # shifted in from the corner
     assert boxes[(1, 3, 4)] == (26, 18, 46, 38)  # centred on the cell centre (36, 28)
 
 

@@ -132,9 +132,8 @@ def test_cumulative_over_batches_and_handler() -> None:
     engine = Engine(lambda engine, batch: batch)
     handler = PointingLocalization(tolerance=40, output_transform=lambda out: ((out["prob"], out["cam"]), out["mask"]))
     handler.attach(engine, "localization_ap")
-    batches = [
-        {"prob": torch.from_numpy(probs[b]), "cam": torch.from_numpy(maps[b, None]), "mask": torch.from_numpy(masks[b, None])}
-        for b in (slice(0, 2), slice(2, 4))
-    ]
+    tensors = {"prob": probs, "cam": maps[:, None], "mask": masks[:, None]}
+    tensors = {key: torch.from_numpy(value) for key, value in tensors.items()}
+    batches = [{key: value[b] for key, value in tensors.items()} for b in (slice(0, 2), slice(2, 4))]
     engine.run(batches)
     assert engine.state.metrics["localization_ap"] == pytest.approx(expected.localization_ap)

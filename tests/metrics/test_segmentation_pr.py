@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 from ignite.engine import Engine
-from sklearn.metrics import auc, average_precision_score, f1_score, precision_recall_curve, precision_score, recall_score
+from sklearn.metrics import (
+    auc,
+    average_precision_score,
+    f1_score,
+    precision_recall_curve,
+    precision_score,
+    recall_score,
+)
 from weakloc_metrics.handlers import PixelPR
 from weakloc_metrics.segmentation_pr import PixelPRMetric, compute_pixel_pr
 

@@ -49,16 +49,15 @@ def test_activations_are_relu_modules_that_guided_backprop_replaces():
     relu_names = [name for name, module in net.named_modules() if isinstance(module, nn.ReLU)]
     assert relu_names and all("relu" in name.rsplit(".", 1)[-1] for name in relu_names)
     image = torch.randn(1, 3, 64, 64)
-    guided = GuidedBackpropGrad(net)(image, index=1)
-    vanilla = VanillaGrad(net)(image, index=1)
+    guided = GuidedBackpropGrad(net)(image.clone(), index=1)
+    vanilla = VanillaGrad(net)(image.clone(), index=1)
     assert guided.shape == vanilla.shape == (1, 3, 64, 64)
     assert not torch.allclose(guided, vanilla)
 
 
-@pytest.mark.parametrize("num_classes", [None, 3])
-def test_torchscript_gives_the_same_output(num_classes):
+def test_torchscript_gives_the_same_output():
     torch.manual_seed(0)
-    net = InceptionResNet(num_classes=num_classes, padding="same", **TINY).eval()
+    net = InceptionResNet(num_classes=3, padding="same", **TINY).eval()
     image = torch.randn(2, 3, 64, 64)
     scripted = torch.jit.script(net)
     assert torch.allclose(scripted(image), net(image), atol=1e-6)

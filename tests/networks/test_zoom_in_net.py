@@ -88,7 +88,7 @@ def test_c_net_sees_the_crops_at_the_regions_relative_places():
     net = tiny_net(phase=3).eval()
     low, high, fellow = inputs()
     seen = []
-    net.c_net.backbone.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    net.c_net.backbone.stem.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     with torch.no_grad():
         outputs = net(low, high, fellow)
     corners = outputs["regions"][..., :2]
@@ -177,21 +177,19 @@ def test_predict_proba_combines_the_phase_outputs():
         ZoomInNet.predict_proba({"y_m": outputs["y_m"], "y_a": outputs["y_a"]}, phase=3)
 
 
-def test_m_net_and_a_net_script_and_trace_to_equal_outputs():
+def test_m_net_and_a_net_script_to_equal_outputs():
     torch.manual_seed(0)
     m_net = MNet(width_multiplier=1 / 16, blocks_per_stage=(1, 1, 1), padding="same").eval()
     a_net = ANet(in_channels=m_net.feature_channels, attention_channels=8).eval()
     low, _, fellow = inputs()
-    feature_map = m_net.features(low)
     with torch.no_grad():
         assert torch.allclose(torch.jit.script(m_net)(low, fellow), m_net(low, fellow), atol=1e-6)
-        assert torch.allclose(torch.jit.trace(m_net, (low, fellow))(low, fellow), m_net(low, fellow), atol=1e-6)
+        feature_map = m_net.features(low)
         scripted = torch.jit.script(a_net)(feature_map)
-        traced = torch.jit.trace(a_net, feature_map, strict=False)(feature_map)
         eager = a_net(feature_map)
-    for key in ("y_a", "gated_maps", "attention"):
+    assert set(scripted) == set(eager)
+    for key in eager:
         assert torch.allclose(scripted[key], eager[key], atol=1e-6)
-        assert torch.allclose(traced[key], eager[key], atol=1e-6)
 
 
 def test_registry_builds_the_zoom_in_components():

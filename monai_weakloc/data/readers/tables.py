@@ -67,8 +67,8 @@ def _rows_with_columns(
     required: Sequence[str],
     problems: ProblemLog,
 ) -> list[TableRow] | None:
-    """Turn numbered raw rows (the first one the header) into :class:`TableRow`, checking the columns."""
-    rows_iter = iter(numbered_cells)
+    """Turn numbered raw rows (the first non-blank one the header) into :class:`TableRow`, checking the columns."""
+    rows_iter = (numbered for numbered in numbered_cells if any(cell.strip() for cell in numbered[1]))
     header = next(rows_iter, None)
     if header is None:
         problems.report(path, None, "table is empty: no header row")
@@ -83,8 +83,6 @@ def _rows_with_columns(
         return None
     rows = []
     for number, cells in rows_iter:
-        if not any(cell.strip() for cell in cells):
-            continue
         values = {name: "" for name in names if name}
         for name, cell in zip(names, cells):
             if name:

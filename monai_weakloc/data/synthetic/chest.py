@@ -125,7 +125,7 @@ class PlantedFinding:
 
 @dataclass(frozen=True)
 class SyntheticRadiograph:
-    """A rendered radiograph: uint8 ``image`` of shape (H, W), its anatomy and planted findings."""
+    """A rendered radiograph: uint8 ``image`` of shape (H, W), its anatomy and planted findings (painting order)."""
 
     image: np.ndarray
     anatomy: ChestAnatomy
@@ -134,7 +134,7 @@ class SyntheticRadiograph:
 
 @dataclass(frozen=True)
 class _LungField:
-    """Per-pixel maps of one lung: ``mask`` (H, W) bool, ``alpha`` (H, W) soft edge, ``depth`` (H, W) px to its border."""
+    """Per-pixel maps of one lung, each (H, W): ``mask`` (bool), ``alpha`` (soft edge), ``depth`` (px to its border)."""
 
     shape: LungShape
     mask: np.ndarray
@@ -211,7 +211,9 @@ def _lung_field(shape: LungShape, heart_alpha: np.ndarray) -> _LungField:
     return _LungField(shape, mask, alpha, ndimage.distance_transform_edt(mask).astype(np.float32))
 
 
-def _pick_point(rng: np.random.Generator, lung: _LungField, margin: float, zone: np.ndarray | None = None) -> tuple[int, int]:
+def _pick_point(
+    rng: np.random.Generator, lung: _LungField, margin: float, zone: np.ndarray | None = None
+) -> tuple[int, int]:
     """Random ``(x, y)`` pixel of the lung at least ``margin`` px from its border (inside ``zone`` if given).
 
     Falls back to the deepest pixel of the lung (of the zone, if it has lung pixels) when none is that deep.
@@ -232,17 +234,19 @@ def _rows_above(height: int, width: int, row: float) -> np.ndarray:
 
 
 def _add(chest: _Chest, window: Window, alpha: np.ndarray, amount: float) -> Box:
-    """Brighten (``amount`` > 0) or darken the window by ``amount * alpha``; return the alpha's box."""
+    """Brighten the window by ``amount * alpha``; return the box where alpha reaches 30 % of its peak."""
     chest.canvas[window.rows, window.cols] += amount * alpha
     return mask_box(alpha >= 0.3 * float(alpha.max()), window.rows.start, window.cols.start)
 
 
 def _full_window(chest: _Chest) -> Window:
+    """Window covering the whole canvas."""
     height, width = chest.canvas.shape
     return window_around(width / 2, height / 2, max(width, height), height, width)
 
 
 def _random_lung(rng: np.random.Generator, chest: _Chest) -> _LungField:
+    """Either lung, with equal chance."""
     return chest.lungs[int(rng.integers(2))]
 
 
@@ -262,7 +266,12 @@ def _paint_blob(rng: np.random.Generator, chest: _Chest, radius: float, lobes: i
 
 
 def _paint_haze(
-    rng: np.random.Generator, chest: _Chest, lung: _LungField, sigma: float, amount: float, zone: np.ndarray | None = None
+    rng: np.random.Generator,
+    chest: _Chest,
+    lung: _LungField,
+    sigma: float,
+    amount: float,
+    zone: np.ndarray | None = None,
 ) -> Box:
     """Hazy Gaussian patch, mottled and confined to ``lung`` (centred in ``zone`` where possible)."""
     x, y = _pick_point(rng, lung, sigma, zone)
@@ -274,19 +283,24 @@ def _paint_haze(
 
 
 def _paint_nodule(rng: np.random.Generator, chest: _Chest) -> Box:
+    """Small bright disc."""
     return _paint_blob(rng, chest, max(2.0, rng.uniform(0.012, 0.02) * chest.anatomy.width), 1, 0.35)
 
 
 def _paint_mass(rng: np.random.Generator, chest: _Chest) -> Box:
+    """Large bright blob of three lobes."""
     return _paint_blob(rng, chest, max(4.0, rng.uniform(0.045, 0.075) * chest.anatomy.width), 3, 0.32)
 
 
 def _paint_consolidation(rng: np.random.Generator, chest: _Chest) -> Box:
+    """Dense sharp-edged patch of two lobes."""
     return _paint_blob(rng, chest, max(4.0, rng.uniform(0.05, 0.08) * chest.anatomy.width), 2, 0.3)
 
 
 def _paint_infiltration(rng: np.random.Generator, chest: _Chest) -> Box:
-    return _paint_haze(rng, chest, _random_lung(rng, chest), max(3.0, rng.uniform(0.035, 0.06) * chest.anatomy.width), 0.25)
+    """Hazy mottled patch."""
+    sigma = max(3.0, rng.uniform(0.035, 0.06) * chest.anatomy.width)
+    return _paint_haze(rng, chest, _random_lung(rng, chest), sigma, 0.25)
 
 
 def _paint_pneumonia(rng: np.random.Generator, chest: _Chest) -> Box:
@@ -380,6 +394,7 @@ def _paint_pneumothorax(rng: np.random.Generator, chest: _Chest) -> Box:
 
 
 def _paint_pleural_thickening(rng: np.random.Generator, chest: _Chest) -> Box:
+    """Soft-tissue band along the apex and lateral wall of one lung."""
     lung = _random_lung(rng, chest)
     band = _wall_zone(lung, chest.anatomy.spine_x, chest.anatomy.width) & (
         lung.depth < max(2.5, rng.uniform(0.02, 0.03) * chest.anatomy.width)
@@ -409,7 +424,8 @@ def _paint_fibrosis(rng: np.random.Generator, chest: _Chest) -> Box:
     alpha = np.zeros((height, width), dtype=np.float32)
     for lung in chest.lungs:
         shape = lung.shape
-        radial = np.sqrt(((window.xx - shape.centre_x) / shape.half_width) ** 2 + ((window.yy - shape.centre_y) / shape.half_height) ** 2)
+        across = (window.xx - shape.centre_x) / shape.half_width
+        radial = np.sqrt(across**2 + ((window.yy - shape.centre_y) / shape.half_height) ** 2)
         lower_periphery = np.clip((radial - 0.4) / 0.3, 0.0, 1.0) * (window.yy > shape.centre_y)
         alpha += reticulum * lower_periphery * lung.alpha
     return _add(chest, window, alpha, 0.18)
@@ -449,23 +465,23 @@ def _paint_tb_cavity(rng: np.random.Generator, chest: _Chest) -> Box:
     return mask_box(soft_disc(window, x, y, radius) >= 0.5, window.rows.start, window.cols.start)
 
 
-_PAINTERS: dict[str, Callable[[np.random.Generator, _Chest], Box]] = {
-    "Atelectasis": _paint_atelectasis,
+_PAINTERS: dict[str, Callable[[np.random.Generator, _Chest], Box]] = {  # in painting order: diffuse, then focal
     "Cardiomegaly": _paint_cardiomegaly,
-    "Effusion": _paint_effusion,
-    "Infiltration": _paint_infiltration,
-    "Mass": _paint_mass,
-    "Nodule": _paint_nodule,
-    "Pneumonia": _paint_pneumonia,
-    "Pneumothorax": _paint_pneumothorax,
-    "Consolidation": _paint_consolidation,
-    "Edema": _paint_edema,
     "Emphysema": _paint_emphysema,
+    "Edema": _paint_edema,
     "Fibrosis": _paint_fibrosis,
+    "Effusion": _paint_effusion,
+    "Pneumothorax": _paint_pneumothorax,
     "Pleural_Thickening": _paint_pleural_thickening,
-    "Hernia": _paint_hernia,
+    "Infiltration": _paint_infiltration,
+    "Pneumonia": _paint_pneumonia,
+    "Consolidation": _paint_consolidation,
+    "Atelectasis": _paint_atelectasis,
     "opacity": _paint_tb_opacity,
     "cavity": _paint_tb_cavity,
+    "Mass": _paint_mass,
+    "Nodule": _paint_nodule,
+    "Hernia": _paint_hernia,
 }
 
 
@@ -477,7 +493,8 @@ def _draw_anatomy(rng: np.random.Generator, anatomy: ChestAnatomy) -> _Chest:
     body = np.sqrt(((xx - width / 2) / (0.48 * width)) ** 2 + ((yy - 0.58 * height) / (0.64 * height)) ** 2)
     body_alpha = np.clip((1.0 - body) * 0.05 * width + 0.5, 0.0, 1.0)
     canvas = 0.05 + body_alpha * (0.42 + 0.12 * yy / height)
-    heart = np.sqrt(((xx - anatomy.heart_x) / anatomy.heart_half_width) ** 2 + ((yy - anatomy.heart_y) / anatomy.heart_half_height) ** 2)
+    heart_across = (xx - anatomy.heart_x) / anatomy.heart_half_width
+    heart = np.sqrt(heart_across**2 + ((yy - anatomy.heart_y) / anatomy.heart_half_height) ** 2)
     heart_alpha = np.clip((1.0 - heart) * anatomy.heart_half_height + 0.5, 0.0, 1.0)
     lungs = tuple(_lung_field(shape, heart_alpha) for shape in anatomy.lungs)
     lung_alpha = np.maximum(lungs[0].alpha, lungs[1].alpha)
@@ -497,8 +514,10 @@ def _draw_anatomy(rng: np.random.Generator, anatomy: ChestAnatomy) -> _Chest:
 
 
 def render_chest(rng: np.random.Generator, anatomy: ChestAnatomy, findings: Sequence[str]) -> SyntheticRadiograph:
-    """Draw a radiograph with the given findings planted, in order.
+    """Draw a radiograph with the given findings planted.
 
+    Findings are painted in a fixed order, diffuse ones before focal ones, whatever order they are given in;
+    a label given twice is planted twice.
     ``Cardiomegaly`` and ``Emphysema`` only report their boxes; they are drawn through the anatomy
     (:func:`sample_chest_anatomy`), which must have been sampled with the matching flags.
 
@@ -517,7 +536,8 @@ def render_chest(rng: np.random.Generator, anatomy: ChestAnatomy, findings: Sequ
         if label in findings and not drawn:
             raise ValueError(f"finding {label!r} needs an anatomy sampled with {label.lower()}=True")
     chest = _draw_anatomy(rng, anatomy)
-    planted = tuple(PlantedFinding(label, _PAINTERS[label](rng, chest)) for label in findings)
+    in_painting_order = sorted(findings, key=list(_PAINTERS).index)
+    planted = tuple(PlantedFinding(label, _PAINTERS[label](rng, chest)) for label in in_painting_order)
     canvas = np.clip(chest.canvas, 0.0, 1.0)
     blur = max(0.4, 0.0008 * anatomy.width)
     canvas = ndimage.gaussian_filter(canvas, sigma=blur) ** rng.uniform(0.85, 1.15) * rng.uniform(0.9, 1.05)

@@ -31,11 +31,8 @@ from monai_weakloc.data.synthetic.files import (
     write_csv,
 )
 from monai_weakloc.data.synthetic.fundus import EYES, render_fundus, sample_fundus_size, sample_retina_geometry
-from monai_weakloc.data.synthetic.fundus_grading import (
-    ICDR_NUM_GRADES,
-    balanced_schedule,
-    lesion_counts_for_icdr_grade,
-)
+from monai_weakloc.data.synthetic.fundus_grading import ICDR_NUM_GRADES, lesion_counts_for_icdr_grade
+from monai_weakloc.data.synthetic.schedule import balanced_schedule
 
 __all__ = ["synthesize_eyepacs", "EYEPACS_SPLIT_PATTERN"]
 
@@ -79,7 +76,8 @@ def synthesize_eyepacs(out_dir: str | Path, *, num_images: int = 40, seed: int =
     test_rows: list[tuple[str, int, str]] = []
     box_rows: list[tuple[str, str, int, int, int, int]] = []
     for patient in sorted(range(num_patients), key=lambda index: int(patient_ids[index])):
-        fellow_grade = int(np.clip(base_grades[patient] + rng.choice([-1, 0, 1], p=[0.2, 0.6, 0.2]), 0, ICDR_NUM_GRADES - 1))
+        step = int(rng.choice([-1, 0, 1], p=[0.2, 0.6, 0.2]))
+        fellow_grade = min(max(base_grades[patient] + step, 0), ICDR_NUM_GRADES - 1)
         eye_grades = [base_grades[patient], fellow_grade]
         if rng.random() < 0.5:
             eye_grades.reverse()

@@ -35,6 +35,7 @@ _FORMAT_BY_SUFFIX = {".jpeg": "JPEG", ".jpg": "JPEG", ".png": "PNG", ".tif": "TI
 
 
 def _check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> None:
+    """Raise ``TypeError`` unless ``value`` is an int (not a bool), ``ValueError`` unless it is in range."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     if value < minimum or (maximum is not None and value > maximum):
@@ -68,7 +69,9 @@ def prepare_output_dir(out_dir: str | Path) -> Path:
     if root.exists() and not root.is_dir():
         raise ValueError(f"output path {root} is a file, not a directory")
     if root.is_dir() and any(root.iterdir()):
-        raise ValueError(f"output directory {root} is not empty; synthetic datasets are written into a new or empty directory")
+        raise ValueError(
+            f"output directory {root} is not empty; synthetic datasets are written into a new or empty directory"
+        )
     root.mkdir(parents=True, exist_ok=True)
     return root
 
@@ -85,7 +88,9 @@ def save_image(path: Path, pixels: np.ndarray) -> None:
     """
     image_format = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
     if image_format is None:
-        raise ValueError(f"{path}: unsupported image suffix {path.suffix!r}, expected one of {sorted(_FORMAT_BY_SUFFIX)}")
+        raise ValueError(
+            f"{path}: unsupported image suffix {path.suffix!r}, expected one of {sorted(_FORMAT_BY_SUFFIX)}"
+        )
     if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3):
         raise ValueError(f"{path}: expected a uint8 (H, W) or (H, W, C) array, got {pixels.dtype} {pixels.shape}")
     path.parent.mkdir(parents=True, exist_ok=True)

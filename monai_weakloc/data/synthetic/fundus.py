@@ -229,7 +229,8 @@ def _vessel_curves(rng: np.random.Generator, geometry: RetinaGeometry) -> tuple[
         for position in rng.uniform(0.2, 0.85, size=int(rng.integers(2, 5))):
             index = int(position * (len(points) - 2))
             direction = points[index + 1] - points[index]
-            heading = math.atan2(direction[1], direction[0]) + rng.choice([-1.0, 1.0]) * math.radians(rng.uniform(25, 55))
+            spread = rng.choice([-1.0, 1.0]) * math.radians(rng.uniform(25.0, 55.0))
+            heading = math.atan2(direction[1], direction[0]) + spread
             length = radius * rng.uniform(0.25, 0.5)
             turn = math.radians(rng.uniform(-40.0, 40.0))
             curve = trace_curve(rng, (float(points[index, 0]), float(points[index, 1])), heading, length, turn / length)
@@ -357,7 +358,8 @@ def render_fundus(rng: np.random.Generator, geometry: RetinaGeometry, counts: Ma
     window = window_around(geometry.disc_x, geometry.disc_y, geometry.disc_radius + 1.0, height, width)
     disc_alpha = soft_disc(window, geometry.disc_x, geometry.disc_y, geometry.disc_radius)
     blend(canvas, window, 0.9 * disc_alpha, _DISC_RGB)
-    blend(canvas, window, 0.6 * soft_disc(window, geometry.disc_x, geometry.disc_y, 0.45 * geometry.disc_radius), _CUP_RGB)
+    cup_alpha = soft_disc(window, geometry.disc_x, geometry.disc_y, 0.45 * geometry.disc_radius)
+    blend(canvas, window, 0.6 * cup_alpha, _CUP_RGB)
     disc_mask = np.zeros((height, width), dtype=bool)
     disc_mask[window.rows, window.cols] = disc_alpha >= 0.5
 

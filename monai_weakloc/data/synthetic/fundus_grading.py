@@ -22,13 +22,14 @@ Lesion kinds: ``microaneurysm`` (MA), ``haemorrhage`` (HE), ``hard_exudate`` (EX
 optic-disc diameter of the macula centre; 1 otherwise.
 
 The ``lesion_counts_for_*`` samplers draw counts for a wanted grade; the rules above, applied to those
-counts, give that grade back (the generators check it).
+counts, give that grade back.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
+
 import numpy as np
 
 from monai_weakloc.data.synthetic.fundus import LESION_KINDS, PlantedLesion
@@ -42,7 +43,6 @@ __all__ = [
     "macular_edema_risk",
     "lesion_counts_for_icdr_grade",
     "lesion_counts_for_messidor_grade",
-    "balanced_schedule",
 ]
 
 ICDR_NUM_GRADES = 5
@@ -163,11 +163,3 @@ def lesion_counts_for_messidor_grade(rng: np.random.Generator, grade: int) -> di
     else:
         raise ValueError(f"Messidor grade must be in 0..{MESSIDOR_NUM_GRADES - 1}, got {grade}")
     return counts
-
-
-def balanced_schedule(rng: np.random.Generator, count: int, values: Sequence[int]) -> list[int]:
-    """``count`` values drawn in shuffled blocks of all ``values``: every value appears once ``count >= len(values)``."""
-    schedule: list[int] = []
-    while len(schedule) < count:
-        schedule.extend(int(value) for value in rng.permutation(np.asarray(values)))
-    return schedule[:count]

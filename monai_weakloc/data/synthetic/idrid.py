@@ -37,10 +37,10 @@ from monai_weakloc.data.synthetic.files import (
 from monai_weakloc.data.synthetic.fundus import EYES, SyntheticFundus, render_fundus, sample_retina_geometry
 from monai_weakloc.data.synthetic.fundus_grading import (
     ICDR_NUM_GRADES,
-    balanced_schedule,
     lesion_counts_for_icdr_grade,
     macular_edema_risk,
 )
+from monai_weakloc.data.synthetic.schedule import balanced_schedule
 
 __all__ = [
     "synthesize_idrid",
@@ -99,7 +99,8 @@ def _write_grading(root: Path, rng: np.random.Generator, num_images: int, size: 
         for index, grade in enumerate(balanced_schedule(rng, count, range(ICDR_NUM_GRADES)), start=1):
             image_id = f"IDRiD_{index:03d}"
             fundus = _draw(rng, *size, grade)
-            save_image(root / _GRADING / "1. Original Images" / IDRID_SET_FOLDERS[split] / f"{image_id}.jpg", fundus.image)
+            image_folder = root / _GRADING / "1. Original Images" / IDRID_SET_FOLDERS[split]
+            save_image(image_folder / f"{image_id}.jpg", fundus.image)
             geometry = fundus.geometry
             edema = macular_edema_risk(fundus.lesions, geometry.macula_x, geometry.macula_y, geometry.disc_radius)
             rows.append((image_id, grade, edema))

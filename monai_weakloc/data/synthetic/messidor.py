@@ -21,10 +21,10 @@ from monai_weakloc.data.synthetic.files import check_synth_arguments, prepare_ou
 from monai_weakloc.data.synthetic.fundus import EYES, render_fundus, sample_retina_geometry
 from monai_weakloc.data.synthetic.fundus_grading import (
     MESSIDOR_NUM_GRADES,
-    balanced_schedule,
     lesion_counts_for_messidor_grade,
     macular_edema_risk,
 )
+from monai_weakloc.data.synthetic.schedule import balanced_schedule
 
 __all__ = ["synthesize_messidor", "MESSIDOR_COLUMNS", "MESSIDOR_DEPARTMENTS", "MESSIDOR_BASES"]
 
@@ -59,7 +59,8 @@ def synthesize_messidor(out_dir: str | Path, *, num_images: int = 40, seed: int 
     for index, grade in enumerate(grades):
         base = bases[index % len(bases)]
         department = int(base[4])
-        name = f"2005{int(rng.integers(1, 13)):02d}{int(rng.integers(1, 29)):02d}_{10000 * department + index:05d}_{department:02d}00_PP.tif"
+        month, day = int(rng.integers(1, 13)), int(rng.integers(1, 29))
+        name = f"2005{month:02d}{day:02d}_{10000 * department + index:05d}_{department:02d}00_PP.tif"
         width = int(round(image_size * _WIDTH_SCALE_BY_DEPARTMENT[department]))
         geometry = sample_retina_geometry(rng, width, int(round(width / 1.5)), EYES[int(rng.integers(2))], (0.9, 1.02))
         fundus = render_fundus(rng, geometry, lesion_counts_for_messidor_grade(rng, grade))

@@ -73,7 +73,7 @@ def _check_setup(num_classes: int, overlap: str, thresholds: Any | None) -> np.n
         thresholds = IOBB_THRESHOLDS if overlap == "iobb" else IOU_THRESHOLDS
     grid = np.unique(np.asarray(thresholds, dtype=np.float64).reshape(-1))
     if grid.size == 0 or grid[0] <= 0.0 or grid[-1] > 1.0:
-        raise ValueError(f"overlap thresholds must be non-empty and lie in (0, 1], got {np.asarray(thresholds).tolist()}")
+        raise ValueError(f"overlap thresholds must be non-empty and lie in (0, 1], got {grid.tolist()}")
     return grid
 
 
@@ -118,7 +118,9 @@ def _image_counts(
     return counted, correct, false_positives
 
 
-def _table(counted: np.ndarray, correct: np.ndarray, false_positives: np.ndarray, thresholds: np.ndarray) -> BoxAccuracyTable:
+def _table(
+    counted: np.ndarray, correct: np.ndarray, false_positives: np.ndarray, thresholds: np.ndarray
+) -> BoxAccuracyTable:
     """Reduce per-image counts, counted (I, K), correct (I, K, T), false_positives (I, K, T)."""
     num_images = counted.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -124,11 +124,14 @@ def detect_heatmap_peaks(
         coords: (n, 2) int64 (row, column) of each detection.
 
     Raises:
-        ValueError: when the map is not 2-D, the threshold is not positive or the connectivity is unknown.
+        ValueError: when the map is not 2-D or not finite, the threshold is not positive or the connectivity
+            is unknown.
     """
     prob = convert_to_numpy(prob_map).astype(np.float32, copy=False)
     if prob.ndim != 2:
         raise ValueError(f"prob_map must be (H, W), got shape {prob.shape}.")
+    if not np.all(np.isfinite(prob)):
+        raise ValueError("prob_map holds NaN or infinite values.")
     if not detection_threshold > 0:
         raise ValueError(f"detection_threshold must be > 0, got {detection_threshold!r}.")
     _check_connectivity(connectivity)

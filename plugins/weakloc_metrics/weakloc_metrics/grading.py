@@ -139,7 +139,9 @@ def compute_class_confusion_matrix(y_pred: Any, y: Any, num_classes: int) -> np.
 class _GradePairsMetric(CumulativeIterationMetric):
     """Stores the predicted and true grade of every sample; subclasses aggregate them."""
 
-    def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+    def _compute_tensor(  # type: ignore[override]
+        self, y_pred: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Reduce a batch to grades.
 
         Args:

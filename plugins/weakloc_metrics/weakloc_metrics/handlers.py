@@ -127,7 +127,9 @@ class BoxAccuracy(IgniteMetricHandler):
         threshold: float = 0.5,
         output_transform: Callable = _identity,
     ) -> None:
-        metric_fn = BoxAccuracyMetric(num_classes=num_classes, overlap=overlap, thresholds=thresholds, threshold=threshold)
+        metric_fn = BoxAccuracyMetric(
+            num_classes=num_classes, overlap=overlap, thresholds=thresholds, threshold=threshold
+        )
         super().__init__(metric_fn=metric_fn, output_transform=output_transform, save_details=False)
 
 

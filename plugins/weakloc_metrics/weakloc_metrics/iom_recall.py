@@ -116,7 +116,9 @@ def compute_iom_recall_curve(
             f"predicted_boxes covers {len(predicted_boxes)} images but ground_truth_boxes {len(ground_truth_boxes)}"
         )
     grid = _check_thresholds(thresholds)
-    counts = [_image_hits(p, g, grid, f"image {i}") for i, (p, g) in enumerate(zip(predicted_boxes, ground_truth_boxes))]
+    counts = [
+        _image_hits(p, g, grid, f"image {i}") for i, (p, g) in enumerate(zip(predicted_boxes, ground_truth_boxes))
+    ]
     hits = np.array([c[0] for c in counts]).reshape(len(counts), grid.size)
     lesion_counts = np.array([c[1] for c in counts], dtype=np.int64)
     return _recall_curves(hits, lesion_counts, grid)
@@ -156,7 +158,9 @@ class IoMRecallMetric(CumulativeIterationMetric):
         self.recall = recall
         self.thresholds = np.union1d(_check_thresholds(thresholds), [self.threshold])
 
-    def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+    def _compute_tensor(  # type: ignore[override]
+        self, y_pred: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-image counts of a batch.
 
         Args:

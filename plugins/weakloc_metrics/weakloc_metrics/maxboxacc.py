@@ -167,7 +167,10 @@ def _curves(correct: np.ndarray, cam_thresholds: np.ndarray, iou_thresholds: np.
 
 
 def compute_box_accuracy_curves(
-    heatmaps: Sequence[Any], ground_truth_boxes: Sequence[Any], version: int = 2, cam_thresholds: Any = DEFAULT_CAM_THRESHOLDS
+    heatmaps: Sequence[Any],
+    ground_truth_boxes: Sequence[Any],
+    version: int = 2,
+    cam_thresholds: Any = DEFAULT_CAM_THRESHOLDS,
 ) -> MaxBoxAccuracyCurves:
     """BoxAcc curves and MaxBoxAcc of a set of images.
 
@@ -195,7 +198,10 @@ def compute_box_accuracy_curves(
 
 
 def compute_max_box_accuracy(
-    heatmaps: Sequence[Any], ground_truth_boxes: Sequence[Any], version: int = 2, cam_thresholds: Any = DEFAULT_CAM_THRESHOLDS
+    heatmaps: Sequence[Any],
+    ground_truth_boxes: Sequence[Any],
+    version: int = 2,
+    cam_thresholds: Any = DEFAULT_CAM_THRESHOLDS,
 ) -> float:
     """MaxBoxAcc (v1 or v2) in [0, 1]; see :func:`compute_box_accuracy_curves`."""
     return compute_box_accuracy_curves(heatmaps, ground_truth_boxes, version, cam_thresholds).value

@@ -100,11 +100,13 @@ def locate_activation_peak(activation_map: NdarrayOrTensor, image_size: Sequence
         (row, column) of the maximum in image pixels, the first in row-major order on ties.
 
     Raises:
-        ValueError: when the map is not 2-D or the size is not two positive integers.
+        ValueError: when the map is not 2-D or not finite, or the size is not two positive integers.
     """
     activation = torch.as_tensor(activation_map).detach()
     if activation.ndim != 2:
         raise ValueError(f"activation_map must be (h, w), got shape {tuple(activation.shape)}.")
+    if not bool(torch.all(torch.isfinite(activation))):
+        raise ValueError("activation_map holds NaN or infinite values.")
     size = tuple(int(s) for s in image_size)
     if len(size) != 2 or min(size) < 1:
         raise ValueError(f"image_size must be (H, W) with positive sizes, got {tuple(image_size)!r}.")

@@ -184,9 +184,8 @@ def probability_of_grade_at_least(y_pred: Any, min_grade: int) -> np.ndarray:
     num_classes = probabilities.shape[1]
     if not 1 <= min_grade <= num_classes - 1:
         raise ValueError(f"min_grade must be in 1..{num_classes - 1} for {num_classes} grades, got {min_grade}")
-    not_probability = np.flatnonzero(
-        (probabilities < 0).any(axis=1) | (probabilities > 1).any(axis=1) | ~np.isclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
-    )
+    outside_unit_interval = ((probabilities < 0) | (probabilities > 1)).any(axis=1)
+    not_probability = np.flatnonzero(outside_unit_interval | ~np.isclose(probabilities.sum(axis=1), 1.0, atol=1e-3))
     if not_probability.size:
         row = int(not_probability[0])
         raise ValueError(f"y_pred row {row} is not a probability vector (apply softmax first): {probabilities[row]}")
@@ -220,7 +219,9 @@ def compute_referable_roc_auc(y_pred: Any, y: Any, min_grade: int = 2) -> float:
 class _ScoreLabelPairsMetric(CumulativeIterationMetric):
     """Stores (y_pred, y) of every sample, as ``monai.metrics.ROCAUCMetric`` does; subclasses aggregate."""
 
-    def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+    def _compute_tensor(  # type: ignore[override]
+        self, y_pred: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if y is None:
             raise ValueError(f"{type(self).__name__} needs the truth y")
         return y_pred, y

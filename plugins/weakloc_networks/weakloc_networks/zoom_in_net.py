@@ -49,8 +49,8 @@ class ZoomInNet(nn.Module):
     "fellow_low": "fellow_low"})``.
 
     Scripting: the whole network is not TorchScript-able (the region sampling and cropping are data
-    dependent and the output dict's keys vary with the phase); :class:`MNet` and :class:`ANet` script and
-    trace.
+    dependent and the output dict's keys vary with the phase); :class:`MNet` and :class:`ANet` script with
+    ``torch.jit.script``.
 
     Args:
         spatial_dims: must be 2.

@@ -42,7 +42,9 @@ def resolve_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, i
     if isinstance(num_replicas, bool) or not isinstance(num_replicas, int) or num_replicas < 1:
         raise ValueError(f"num_replicas must be a positive integer, got {num_replicas!r}")
     if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < num_replicas:
-        raise ValueError(f"rank must be an integer in [0, {num_replicas - 1}] for {num_replicas} replicas, got {rank!r}")
+        raise ValueError(
+            f"rank must be an integer in [0, {num_replicas - 1}] for {num_replicas} replicas, got {rank!r}"
+        )
     return num_replicas, rank
 
 

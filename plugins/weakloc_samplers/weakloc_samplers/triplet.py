@@ -60,7 +60,9 @@ class TripletBatchSampler(Sampler[list[int]]):
     ) -> None:
         lesion_indices = torch.as_tensor(list(lesion_pool), dtype=torch.int64)
         if lesion_indices.numel() < 2:
-            raise ValueError(f"the lesion pool needs at least two samples for anchor and positive, got {lesion_indices.numel()}")
+            raise ValueError(
+                f"the lesion pool needs at least two samples for anchor and positive, got {lesion_indices.numel()}"
+            )
         if torch.unique(lesion_indices).numel() != lesion_indices.numel():
             raise ValueError("the lesion pool must not repeat a dataset index")
         shared = sorted(set(lesion_indices.tolist()) & {int(index) for index in healthy_pool})

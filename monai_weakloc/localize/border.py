@@ -2,9 +2,10 @@
 
 Fundus photographs and X-rays have bright rims and black borders that attract saliency; the saliency-crop
 method ignores a margin of ``kappa * W`` columns and ``kappa * H`` rows at each edge. The margin in pixels
-is ``round(kappa * W)`` and ``round(kappa * H)``. Coordinates follow :mod:`monai_weakloc.localize.region`:
-a point is kept when ``margin_x <= x < W - margin_x`` and ``margin_y <= y < H - margin_y``, which keeps
-exactly the points on the pixels :func:`exclude_border` leaves untouched.
+is ``round(kappa * W)`` and ``round(kappa * H)`` (Python's ``round``: halves go to the even integer).
+Coordinates follow :mod:`monai_weakloc.localize.region`: a point is kept when ``margin_x <= x < W - margin_x``
+and ``margin_y <= y < H - margin_y``, which keeps exactly the points on the pixels :func:`exclude_border`
+leaves untouched.
 """
 
 from __future__ import annotations

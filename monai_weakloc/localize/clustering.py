@@ -68,11 +68,13 @@ def cluster_attention_regions(
     """
     if features.ndim != 4 or attention.ndim != 4:
         raise ValueError(
-            f"features (B, C, h, w) and attention (B, K, h, w) must be 4-D, got {tuple(features.shape)} and {tuple(attention.shape)}"
+            "features (B, C, h, w) and attention (B, K, h, w) must be 4-D, "
+            f"got {tuple(features.shape)} and {tuple(attention.shape)}"
         )
     if features.shape[0] != attention.shape[0] or features.shape[2:] != attention.shape[2:]:
         raise ValueError(
-            f"features {tuple(features.shape)} and attention {tuple(attention.shape)} must share batch size and grid (h, w)"
+            f"features {tuple(features.shape)} and attention {tuple(attention.shape)} "
+            "must share batch size and grid (h, w)"
         )
     grid_h, grid_w = attention.shape[2:]
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= grid_h * grid_w:

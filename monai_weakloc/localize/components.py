@@ -69,14 +69,15 @@ def _component_boxes(single_map: np.ndarray, threshold: float, score: str, struc
     indices = np.arange(1, count + 1)
     slices = ndimage.find_objects(labels)
     peaks = ndimage.maximum_position(single_map, labels, indices)
-    scores = ndimage.maximum(single_map, labels, indices) if score == "max" else ndimage.mean(single_map, labels, indices)
+    score_function = ndimage.maximum if score == "max" else ndimage.mean
+    scores = score_function(single_map, labels, indices)
     found = [
         Region(
             x=peak[1] + 0.5,
             y=peak[0] + 0.5,
-            box=(float(rows_cols[1].start), float(rows_cols[0].start), float(rows_cols[1].stop), float(rows_cols[0].stop)),
+            box=(float(cols.start), float(rows.start), float(cols.stop), float(rows.stop)),
             score=float(component_score),
         )
-        for rows_cols, peak, component_score in zip(slices, peaks, np.atleast_1d(scores))
+        for (rows, cols), peak, component_score in zip(slices, peaks, np.atleast_1d(scores))
     ]
     return sorted(found, key=lambda region: -region.score)

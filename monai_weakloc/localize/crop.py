@@ -61,12 +61,16 @@ def crop_box(
     crop_h, crop_w = _crop_size(crop_size)
     height, width = validate_size(image_size, "image_size")
     if crop_h > height or crop_w > width:
-        raise ValueError(f"crop_size (h, w) = ({crop_h}, {crop_w}) does not fit in an image of (H, W) = ({height}, {width})")
+        raise ValueError(
+            f"crop_size (h, w) = ({crop_h}, {crop_w}) does not fit in an image of (H, W) = ({height}, {width})"
+        )
     if len(centre) != 2:
         raise ValueError(f"centre must be (x, y), got {tuple(centre)}")
     centre_x, centre_y = float(centre[0]), float(centre[1])
     if not (0 <= centre_x <= width and 0 <= centre_y <= height):
-        raise ValueError(f"centre (x, y) = ({centre_x}, {centre_y}) lies outside the image of (H, W) = ({height}, {width})")
+        raise ValueError(
+            f"centre (x, y) = ({centre_x}, {centre_y}) lies outside the image of (H, W) = ({height}, {width})"
+        )
     x0 = min(max(math.floor(centre_x - crop_w / 2 + 0.5), 0), width - crop_w)
     y0 = min(max(math.floor(centre_y - crop_h / 2 + 0.5), 0), height - crop_h)
     return x0, y0, x0 + crop_w, y0 + crop_h

@@ -3,8 +3,8 @@
 Coordinates are continuous pixel coordinates of an image, origin at the top-left corner: ``x`` runs along
 the columns, ``y`` along the rows, and pixel ``(row, col)`` covers ``[col, col + 1) x [row, row + 1)``, so
 its centre is at ``(col + 0.5, row + 0.5)``. A box ``(x0, y0, x1, y1)`` covers ``x0 <= x < x1`` and
-``y0 <= y < y1``; for integer boxes that is the pixel slice ``[y0:y1, x0:x1]``. The same convention as the
-``x, y, w, h`` boxes of the dataset readers (``x0 = x``, ``x1 = x + w``). With this convention, going from a
+``y0 <= y < y1``; for integer boxes that is the pixel slice ``[y0:y1, x0:x1]``. The dataset readers' ``x, y, w, h``
+boxes use the same convention (``x0 = x``, ``x1 = x + w``). With this convention, going from a
 heatmap of size (h, w) to an image of size (H, W) multiplies every coordinate by ``W / w`` and ``H / h``.
 """
 

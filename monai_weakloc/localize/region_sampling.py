@@ -83,7 +83,6 @@ def _sample_one(
         row0, col0 = max(row - mask_h // 2, 0), max(col - mask_w // 2, 0)
         row1, col1 = min(row - mask_h // 2 + mask_h, height), min(col - mask_w // 2 + mask_w, width)
         remaining[row0:row1, col0:col1] = -np.inf
-        found.append(
-            Region(x=col + 0.5, y=row + 0.5, box=(float(col0), float(row0), float(col1), float(row1)), score=float(peak))
-        )
+        box = (float(col0), float(row0), float(col1), float(row1))
+        found.append(Region(x=col + 0.5, y=row + 0.5, box=box, score=float(peak)))
     return found

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from numbers import Integral
 
 import torch
 from torch import nn
@@ -85,8 +86,8 @@ def _target_indices(
     batch_size, num_classes = logits.shape
     if target_classes is None:
         return logits.argmax(dim=1)
-    if isinstance(target_classes, int):
-        targets = torch.full((batch_size,), target_classes, dtype=torch.long, device=logits.device)
+    if isinstance(target_classes, Integral):
+        targets = torch.full((batch_size,), int(target_classes), dtype=torch.long, device=logits.device)
     else:
         targets = torch.as_tensor(target_classes, device=logits.device)
         if targets.is_floating_point() or targets.shape != (batch_size,):
@@ -127,7 +128,9 @@ def input_gradients(
         if not isinstance(logits, torch.Tensor):
             raise TypeError(f"{type(model).__name__} must return a logits tensor (B, K), got {type(logits).__name__}")
         if logits.ndim != 2 or logits.shape[0] != images.shape[0]:
-            raise ValueError(f"{type(model).__name__} must return logits (B, K) = ({images.shape[0]}, K), got {tuple(logits.shape)}")
+            raise ValueError(
+                f"{type(model).__name__} must return logits (B, K) = ({images.shape[0]}, K), got {tuple(logits.shape)}"
+            )
         targets = _target_indices(target_classes, logits)
         score = logits.gather(1, targets[:, None]).sum()
         (gradients,) = torch.autograd.grad(score, inputs)

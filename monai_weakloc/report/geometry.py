@@ -24,7 +24,9 @@ def validate_crop_box(crop_box: Sequence[int], original_size: tuple[int, int]) -
     x0, y0, x1, y1 = (int(value) for value in crop_box)
     height, width = original_size
     if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
-        raise ValueError(f"crop_box (x0, y0, x1, y1) = {(x0, y0, x1, y1)} does not lie inside the image of (H, W) = {original_size}")
+        raise ValueError(
+            f"crop_box (x0, y0, x1, y1) = {(x0, y0, x1, y1)} does not lie inside the image of (H, W) = {original_size}"
+        )
     return x0, y0, x1, y1
 
 

@@ -93,7 +93,8 @@ def cluster_montage_rows(
             x0, y0, x1, y1 = member.box
             if not (0 <= member.image_index < batch_size and 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
                 raise ValueError(
-                    f"cluster {cluster_id}: member {member} does not fit images of (B, H, W) = ({batch_size}, {height}, {width})"
+                    f"cluster {cluster_id}: member {member} does not fit images of "
+                    f"(B, H, W) = ({batch_size}, {height}, {width})"
                 )
             row.append(images[member.image_index][..., y0:y1, x0:x1])
         rows.append(row)

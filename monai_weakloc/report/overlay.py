@@ -89,20 +89,21 @@ def write_overlay(
     axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
     axes.set_axis_off()
     extent = (0, width, height, 0)
-    axes.imshow(pixels, cmap="gray" if pixels.ndim == 2 else None, vmin=0, vmax=1, extent=extent, interpolation="nearest")
+    image_colours = "gray" if pixels.ndim == 2 else None
+    axes.imshow(pixels, cmap=image_colours, vmin=0, vmax=1, extent=extent, interpolation="nearest")
     axes.imshow(heat, cmap=colormap, alpha=alpha, vmin=low, vmax=high, extent=extent, interpolation="nearest")
     font_pixels = max(8.0, min(height, width) / 32)
+    line_width = _points(max(1.0, font_pixels / 8))
     for index, (bx0, by0, bx1, by1) in enumerate(boxes):
-        axes.add_patch(
-            Rectangle((bx0, by0), bx1 - bx0, by1 - by0, fill=False, edgecolor=box_colour, linewidth=_points(max(1.0, font_pixels / 8)))
-        )
-        text = " ".join(
-            part
-            for part in (labels[index] if labels is not None else "", f"{scores[index]:.2f}" if scores is not None else "")
-            if part
-        )
+        outline = Rectangle((bx0, by0), bx1 - bx0, by1 - by0, fill=False, edgecolor=box_colour, linewidth=line_width)
+        axes.add_patch(outline)
+        label = labels[index] if labels is not None else ""
+        score = f"{scores[index]:.2f}" if scores is not None else ""
+        text = " ".join(part for part in (label, score) if part)
         if text:
-            axes.text(bx0, by0, text, color=box_colour, fontsize=_points(font_pixels), va="top", ha="left", clip_on=True)
+            axes.text(
+                bx0, by0, text, color=box_colour, fontsize=_points(font_pixels), va="top", ha="left", clip_on=True
+            )
     axes.set_xlim(0, width)
     axes.set_ylim(height, 0)
     output = Path(path)

@@ -51,7 +51,8 @@ def _two_kinds_of_lesions() -> tuple[torch.Tensor, torch.Tensor]:
     features = 0.01 * torch.randn(2, 4, 8, 8, generator=generator)
     attention = torch.zeros(2, 2, 8, 8)
     type_a, type_b = torch.tensor([5.0, 5.0, 0.0, 0.0]), torch.tensor([0.0, 0.0, 5.0, 5.0])
-    for b, y, x, vector in [(0, 1, 1, type_a), (0, 6, 2, type_b), (1, 3, 4, type_a), (1, 7, 7, type_a), (1, 0, 6, type_b)]:
+    hot_spots = [(0, 1, 1, type_a), (0, 6, 2, type_b), (1, 3, 4, type_a), (1, 7, 7, type_a), (1, 0, 6, type_b)]
+    for b, y, x, vector in hot_spots:
         features[b, :, y, x] += vector
     # each channel's top two responses; locations picked by both channels of an image count once
     attention[0, 0, 1, 1], attention[0, 0, 6, 2] = 3.0, 2.0

@@ -5,21 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from monai_weakloc.localize import spatial_softmax
 from weakloc_networks.conv_batchnorm_relu import ConvBatchNormReLU
 
-__all__ = ["ANet", "spatial_softmax"]
-
-
-def spatial_softmax(logits: torch.Tensor) -> torch.Tensor:
-    """Softmax over the spatial positions of each channel.
-
-    Args:
-        logits: (B, K, h, w).
-
-    Returns:
-        (B, K, h, w), non-negative, summing to 1 over (h, w) for every (b, k).
-    """
-    return torch.softmax(torch.flatten(logits, 2), dim=-1).reshape(logits.shape)
+__all__ = ["ANet"]
 
 
 class ANet(nn.Module):

@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from monai_weakloc.localize import Region, crop_around_batch, sample_regions, scale_region
 from weakloc_networks.zoom_in_a_net import ANet
 from weakloc_networks.zoom_in_c_net import CNet
 from weakloc_networks.zoom_in_m_net import MNet
-from weakloc_networks.zoom_in_regions import corners_to_boxes, extract_crops, map_corners, sample_regions
 
 __all__ = ["PHASES", "REGION_MAP_REDUCTIONS", "ZoomInNet"]
 
@@ -32,12 +31,14 @@ class ZoomInNet(nn.Module):
        over space.
     3. Regions: the gated maps of grades 1..K-1 (the lesion grades) are reduced over grades
        (``region_map_reduction``: "sum" pools the evidence of every lesion grade, "max" keeps the strongest
-       grade per position), resized bilinearly to the low-resolution image, and sampled greedily
-       (:func:`sample_regions`: ``num_regions`` squares of ``region_size``, early stop below
-       ``region_threshold``; the paper gives no threshold, ``None`` always takes ``num_regions``).
-    4. C-Net (phase 3, when ``image_high`` is given): ``crop_size`` crops centred at the same relative
-       places on the high-resolution image, one backbone pass over all crops of the batch, element-wise
-       max over each image's crops, concatenated with the M-Net embedding, logits y_C.
+       grade per position) and sampled greedily by the shared
+       :func:`monai_weakloc.localize.sample_regions` after a bilinear resize to the low-resolution image:
+       up to ``num_regions`` peaks, each masking the ``region_size`` square around it, early stop below
+       ``region_threshold`` (the paper gives no threshold; ``None`` always takes ``num_regions``).
+    4. C-Net (phase 3, when ``image_high`` is given): ``crop_size`` crops centred on the peaks scaled to the
+       high-resolution image and shifted to lie inside it (:func:`monai_weakloc.localize.crop_around_batch`),
+       one backbone pass over all crops of the batch, element-wise max over each image's crops,
+       concatenated with the M-Net embedding, logits y_C.
 
     Training phases (:meth:`set_phase`), as in the paper: 1 trains M-Net alone; 2 freezes M-Net and trains
     A-Net; 3 trains everything jointly with the C-Net. Frozen sub-networks have ``requires_grad=False``
@@ -199,21 +200,57 @@ class ZoomInNet(nn.Module):
         return self.m_net.features(image_low)
 
     def region_map(self, gated_maps: torch.Tensor) -> torch.Tensor:
-        """The map the regions are sampled from.
+        """The map the regions are sampled from, at the resolution of the gated maps.
 
         Args:
             gated_maps: G, (B, K, h, w).
 
         Returns:
-            (B, low_res, low_res): G of grades 1..K-1 reduced over grades, resized bilinearly.
+            (B, h, w): G of grades 1..K-1 summed, or maxed, over grades.
         """
         lesion_maps = gated_maps[:, 1:]
         if self.region_map_reduction == "sum":
-            reduced = lesion_maps.sum(dim=1, keepdim=True)
-        else:
-            reduced = lesion_maps.amax(dim=1, keepdim=True)
-        resized = F.interpolate(reduced, size=(self.low_res, self.low_res), mode="bilinear", align_corners=False)
-        return resized[:, 0]
+            return lesion_maps.sum(dim=1)
+        return lesion_maps.amax(dim=1)
+
+    def sample_lesion_regions(self, gated_maps: torch.Tensor) -> list[list[Region]]:
+        """Regions on the low-resolution image, sampled from :meth:`region_map` resized to it.
+
+        Args:
+            gated_maps: G, (B, K, h, w).
+
+        Returns:
+            per image, up to ``num_regions`` regions in the order found; ``x, y`` is the peak, ``box`` the
+            masked square (clipped to the image), in low-resolution pixels.
+        """
+        return sample_regions(
+            self.region_map(gated_maps.detach()),
+            num_regions=self.num_regions,
+            mask_size=self.region_size,
+            threshold=self.region_threshold,
+            sampling_size=(self.low_res, self.low_res),
+        )
+
+    def _region_boxes(self, regions: list[list[Region]], device: torch.device) -> torch.Tensor:
+        """(B, N, 4) float boxes (x, y, w, h), rows of -1 for regions not taken."""
+        boxes = torch.full((len(regions), self.num_regions, 4), -1.0)
+        for image_index, image_regions in enumerate(regions):
+            for region_index, region in enumerate(image_regions):
+                x0, y0, x1, y1 = region.box
+                boxes[image_index, region_index] = torch.tensor([x0, y0, x1 - x0, y1 - y0])
+        return boxes.to(device)
+
+    def _zoom_in(self, image_high: torch.Tensor, regions: list[list[Region]], embedding: torch.Tensor) -> torch.Tensor:
+        """C-Net logits from crops of the high-resolution image centred on the regions' peaks."""
+        low_size, high_size = (self.low_res, self.low_res), (self.high_res, self.high_res)
+        taken = torch.zeros(len(regions), self.num_regions, dtype=torch.bool, device=image_high.device)
+        centres = []
+        for image_index, image_regions in enumerate(regions):
+            scaled = [scale_region(region, low_size, high_size) for region in image_regions]
+            centres.append([(region.x, region.y) for region in scaled])
+            taken[image_index, : len(scaled)] = True
+        crop_batch = crop_around_batch(image_high, centres, self.crop_size)
+        return self.c_net(crop_batch.crops, taken, embedding)
 
     def _check_image(self, name: str, image: torch.Tensor, side: int, batch: int) -> None:
         expected = (batch, self.in_channels, side, side)
@@ -230,8 +267,8 @@ class ZoomInNet(nn.Module):
 
         Returns:
             ``y_m``, ``y_a`` logits (B, K); ``y_c`` logits (B, K) in phase 3 with ``image_high`` only;
-            ``gated_maps`` G and ``attention`` A, (B, K, h, w); ``regions`` (B, N, 4) long boxes
-            (x, y, w, h) in low-resolution pixels, rows of -1 for regions not taken.
+            ``gated_maps`` G and ``attention`` A, (B, K, h, w); ``regions`` (B, N, 4) float boxes
+            (x, y, w, h) of the masked squares in low-resolution pixels, rows of -1 for regions not taken.
 
         Raises:
             ValueError: if an input has the wrong shape, or the fellow eye is missing or unexpected.
@@ -251,17 +288,10 @@ class ZoomInNet(nn.Module):
             "gated_maps": attention_outputs["gated_maps"],
             "attention": attention_outputs["attention"],
         }
-        with torch.no_grad():
-            corners = sample_regions(
-                self.region_map(attention_outputs["gated_maps"]), self.region_size, self.num_regions, self.region_threshold
-            )
-        outputs["regions"] = corners_to_boxes(corners, self.region_size)
+        regions = self.sample_lesion_regions(attention_outputs["gated_maps"])
+        outputs["regions"] = self._region_boxes(regions, image_low.device)
         if self.phase == 3 and image_high is not None:
-            crop_corners = map_corners(
-                corners, self.region_size, (self.low_res, self.low_res), (self.high_res, self.high_res), self.crop_size
-            )
-            crops, taken = extract_crops(image_high, crop_corners, self.crop_size)
-            outputs["y_c"] = self.c_net(crops, taken, embedding)
+            outputs["y_c"] = self._zoom_in(image_high, regions, embedding)
         return outputs
 
     @staticmethod

@@ -9,6 +9,7 @@ import click
 from monai_weakloc import __version__
 from monai_weakloc.cli.bundle import bundle
 from monai_weakloc.cli.data import data
+from monai_weakloc.cli.evaluate import evaluate
 from monai_weakloc.cli.plugins import plugins
 
 
@@ -23,3 +24,4 @@ def cli(verbose: bool) -> None:
 cli.add_command(bundle)
 cli.add_command(plugins)
 cli.add_command(data)
+cli.add_command(evaluate)

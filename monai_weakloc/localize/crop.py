@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
@@ -36,7 +37,7 @@ class CropBatch(NamedTuple):
 
 
 def _crop_size(crop_size: int | Sequence[int]) -> tuple[int, int]:
-    return validate_size((crop_size, crop_size) if isinstance(crop_size, int) else crop_size, "crop_size")
+    return validate_size((crop_size, crop_size) if isinstance(crop_size, Integral) else crop_size, "crop_size")
 
 
 def crop_box(

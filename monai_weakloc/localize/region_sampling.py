@@ -11,6 +11,7 @@ the convention of :mod:`monai_weakloc.localize.region`. MONAI has no such sample
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import numpy as np
 from monai.config import NdarrayOrTensor
@@ -56,7 +57,8 @@ def sample_regions(
     maps = heatmap_batch(heatmap)
     if isinstance(num_regions, bool) or not isinstance(num_regions, int) or num_regions < 1:
         raise ValueError(f"num_regions must be a positive int, got {num_regions!r}")
-    mask_h, mask_w = validate_size((mask_size, mask_size) if isinstance(mask_size, int) else mask_size, "mask_size")
+    mask_sides = (mask_size, mask_size) if isinstance(mask_size, Integral) else mask_size
+    mask_h, mask_w = validate_size(mask_sides, "mask_size")
     grid_size = validate_size(sampling_size, "sampling_size") if sampling_size is not None else tuple(maps.shape[-2:])
     report_size = validate_size(target_size, "target_size") if target_size is not None else grid_size
     maps_np = resize_heatmaps(maps, grid_size).numpy().astype(np.float64)

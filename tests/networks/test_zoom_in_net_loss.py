@@ -108,7 +108,9 @@ def train(net: ZoomInNet, phase: int, iterations: int) -> list[float]:
         decollate=False,
     )
     losses: list[float] = []
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda engine: losses.append(engine.state.output["loss"].item()))
+    trainer.add_event_handler(
+        Events.ITERATION_COMPLETED, lambda engine: losses.append(engine.state.output["loss"].item())
+    )
     trainer.run()
     return losses
 

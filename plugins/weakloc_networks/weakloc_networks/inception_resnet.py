@@ -106,7 +106,8 @@ class InceptionResidualBlock(nn.Module):
             convs = []
             in_channels = channels
             for out_channels, kernel_size in layers:
-                convs.append(ConvBatchNormReLU(in_channels, out_channels, kernel_size, padding=same_padding(kernel_size)))
+                padding = same_padding(kernel_size)
+                convs.append(ConvBatchNormReLU(in_channels, out_channels, kernel_size, padding=padding))
                 in_channels = out_channels
             branch_modules.append(nn.Sequential(*convs))
         concat_channels = sum(layers[-1][0] for layers in branches)
@@ -253,19 +254,23 @@ class InceptionResNet(nn.Module):
             raise ValueError(f"InceptionResNet: num_classes must be positive or None, got {num_classes}")
         self.stem = build_stem(in_channels, width_multiplier, padding)
         channels_a = self.stem[-1].out_channels
-        self.stage_a = self._stage(channels_a, BLOCK_A_BRANCHES, RESIDUAL_SCALES[0], blocks_per_stage[0], width_multiplier)
+        scale_a, scale_b, scale_c = RESIDUAL_SCALES
+        self.stage_a = self._stage(channels_a, BLOCK_A_BRANCHES, scale_a, blocks_per_stage[0], width_multiplier)
         self.reduction_a = build_reduction_a(channels_a, width_multiplier, padding)
         channels_b = self.reduction_a.out_channels
-        self.stage_b = self._stage(channels_b, BLOCK_B_BRANCHES, RESIDUAL_SCALES[1], blocks_per_stage[1], width_multiplier)
+        self.stage_b = self._stage(channels_b, BLOCK_B_BRANCHES, scale_b, blocks_per_stage[1], width_multiplier)
         self.reduction_b = build_reduction_b(channels_b, width_multiplier, padding)
         channels_c = self.reduction_b.out_channels
-        self.stage_c = self._stage(channels_c, BLOCK_C_BRANCHES, RESIDUAL_SCALES[2], blocks_per_stage[2], width_multiplier)
+        self.stage_c = self._stage(channels_c, BLOCK_C_BRANCHES, scale_c, blocks_per_stage[2], width_multiplier)
         self.out_channels = feature_channels or scaled_channels(1024, width_multiplier)
         self.projection = ConvBatchNormReLU(channels_c, self.out_channels, 1)
         self.head: nn.Module | None = None
         if num_classes is not None:
             self.head = nn.Sequential(
-                nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Dropout(dropout_prob), nn.Linear(self.out_channels, num_classes)
+                nn.AdaptiveAvgPool2d(1),
+                nn.Flatten(1),
+                nn.Dropout(dropout_prob),
+                nn.Linear(self.out_channels, num_classes),
             )
 
     @staticmethod

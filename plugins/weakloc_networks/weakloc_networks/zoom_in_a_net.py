@@ -22,6 +22,9 @@ class ANet(nn.Module):
     attention-weighted average of the score maps, so the attention has to find where the evidence of
     each grade lies.
 
+    The spatial softmax is the shared :func:`monai_weakloc.localize.spatial_softmax`; its input check is not
+    TorchScript-able, so export this network with ``torch.jit.trace(..., strict=False)`` or ``torch.export``.
+
     Args:
         spatial_dims: must be 2.
         in_channels: channels C of M.

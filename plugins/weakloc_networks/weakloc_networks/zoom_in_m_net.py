@@ -105,7 +105,9 @@ class MNet(nn.Module):
         if fellow is None:
             raise ValueError("MNet: paired_eyes=True needs the fellow eye image (argument 'fellow')")
         if fellow.shape != image.shape:
-            raise ValueError(f"MNet: fellow eye shape {list(fellow.shape)} differs from image shape {list(image.shape)}")
+            raise ValueError(
+                f"MNet: fellow eye shape {list(fellow.shape)} differs from image shape {list(image.shape)}"
+            )
         both = self.backbone.features(torch.cat([image, fellow], dim=0))
         own, other = torch.split(both, image.shape[0], dim=0)
         return own, other

@@ -40,7 +40,7 @@ class ZoomInNet(nn.Module):
        one backbone pass over all crops of the batch, element-wise max over each image's crops,
        concatenated with the M-Net embedding, logits y_C.
 
-    Training phases (:meth:`set_phase`), as in the paper: 1 trains M-Net alone; 2 freezes M-Net and trains
+    Training phases (:meth:`set_phase`): 1 trains M-Net alone; 2 freezes M-Net and trains
     A-Net; 3 trains everything jointly with the C-Net. Frozen sub-networks have ``requires_grad=False``
     and stay in eval mode (their batch-norm statistics do not move) even after ``train()``.
 
@@ -50,8 +50,8 @@ class ZoomInNet(nn.Module):
     "fellow_low": "fellow_low"})``.
 
     Scripting: the whole network is not TorchScript-able (the region sampling and cropping are data
-    dependent and the output dict's keys vary with the phase); :class:`MNet` and :class:`ANet` script with
-    ``torch.jit.script``.
+    dependent and the output dict's keys vary with the phase); :class:`MNet` scripts, :class:`ANet` traces
+    (``torch.jit.trace(..., strict=False)``) or exports.
 
     Args:
         spatial_dims: must be 2.
@@ -317,5 +317,7 @@ class ZoomInNet(nn.Module):
         keys = ("y_m", "y_a", "y_c")[:phase]
         missing = [key for key in keys if key not in outputs]
         if missing:
-            raise ValueError(f"ZoomInNet.predict_proba: phase {phase} needs outputs {missing}, got keys {sorted(outputs)}")
+            raise ValueError(
+                f"ZoomInNet.predict_proba: phase {phase} needs outputs {missing}, got keys {sorted(outputs)}"
+            )
         return torch.stack([torch.softmax(outputs[key], dim=1) for key in keys]).mean(dim=0)

@@ -40,7 +40,9 @@ class ZoomInNetLoss(nn.Module):
         super().__init__()
         weights = tuple(float(w) for w in weights)
         if len(weights) != 3 or any(not w >= 0 for w in weights):
-            raise ValueError(f"ZoomInNetLoss: weights must be three non-negative numbers (w_m, w_a, w_c), got {weights}")
+            raise ValueError(
+                f"ZoomInNetLoss: weights must be three non-negative numbers (w_m, w_a, w_c), got {weights}"
+            )
         self.weights = weights
         self._phase = 1
         self.phase = phase
@@ -99,7 +101,9 @@ class ZoomInNetLoss(nn.Module):
             ValueError: if a logit the phase needs is missing or the labels do not fit.
         """
         if not isinstance(outputs, Mapping):
-            raise TypeError(f"ZoomInNetLoss: outputs must be the network's dict of logits, got {type(outputs).__name__}")
+            raise TypeError(
+                f"ZoomInNetLoss: outputs must be the network's dict of logits, got {type(outputs).__name__}"
+            )
         terms = self._terms()
         missing = [key for key, _ in terms if key not in outputs]
         if missing:

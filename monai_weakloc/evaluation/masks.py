@@ -1,0 +1,195 @@
+"""Evaluate segmentation probability maps against ground-truth lesion masks (IDRiD microaneurysms and the like).
+
+Masks and maps are matched by image id (file name without its suffix): ``IDRiD_55.tif`` and
+``IDRiD_55.png`` belong together; every file must have a partner, otherwise the unmatched files are
+listed in a ``ValueError``. Truth masks are binarised (any channel > 0); prediction maps are 8-bit images
+(levels 0..255 scaled to [0, 1]) or NIfTI/``.npy`` probabilities (see :mod:`monai_weakloc.evaluation.map_files`).
+
+Images are read one pair at a time into the cumulative metrics of the ``weakloc_metrics`` plugin, so that
+memory holds one image and per-image summaries only:
+
+- pixel precision-recall (``PixelPRMetric``, 1000 probability bins): average precision, trapezoid
+  AUC-PR, F1/precision/recall at ``threshold``, pooled over all pixels or averaged over images;
+- lesion FROC (``HeatmapFROCMetric``): lesions are the connected components of the truth mask,
+  detections the components of ``map >= detection_threshold`` at their maxima; the score is reported at
+  the CAMELYON16 (1/4 .. 8 false positives per image) and the Retinopathy Online Challenge (1/8 .. 8)
+  operating points, by MONAI's ``compute_froc_score`` on the curve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai.metrics.froc import compute_froc_score
+from sklearn.metrics import precision_recall_curve
+
+from monai_weakloc.evaluation.map_files import map_files_by_id, read_mask, read_probability_map
+from monai_weakloc.evaluation.metrics_plugin import metrics_module
+from monai_weakloc.evaluation.results import write_metrics_json
+from monai_weakloc.report.plots import plot_froc_curve, plot_precision_recall_curves
+
+__all__ = ["PR_BINS", "matched_map_files", "evaluate_masks"]
+
+PR_BINS = 1000
+"""Probability bins of the pixel precision-recall (exact F1/precision/recall, binned curve)."""
+SHOWN_FILES = 5
+
+
+def matched_map_files(truth_dir: str | Path, pred_dir: str | Path) -> list[tuple[str, Path, Path]]:
+    """Pair the truth masks and prediction maps of two folders by image id.
+
+    Args:
+        truth_dir: folder of truth masks.
+        pred_dir: folder of prediction maps.
+
+    Returns:
+        ``(id, truth file, prediction file)`` in sorted id order.
+
+    Raises:
+        FileNotFoundError: when a folder does not exist.
+        ValueError: when a folder holds no map file, or listing the files without a partner.
+    """
+    truth = map_files_by_id(truth_dir, "truth mask")
+    prediction = map_files_by_id(pred_dir, "prediction map")
+    for files, folder in ((truth, truth_dir), (prediction, pred_dir)):
+        if not files:
+            raise ValueError(f"{Path(folder)}: no mask or map file (PNG, TIFF, JPEG, NIfTI or .npy)")
+    unmatched = [
+        f"{files[identifier]} (no file {identifier}.* in {other_folder})"
+        for files, others, other_folder in ((truth, prediction, pred_dir), (prediction, truth, truth_dir))
+        for identifier in files
+        if identifier not in others
+    ]
+    if unmatched:
+        shown = "; ".join(unmatched[:SHOWN_FILES]) + (f"; and {len(unmatched) - SHOWN_FILES} more" if len(unmatched) > SHOWN_FILES else "")
+        raise ValueError(f"{len(unmatched)} file(s) without a partner of the same name: {shown}")
+    return [(identifier, truth[identifier], prediction[identifier]) for identifier in sorted(truth)]
+
+
+def _operating_points(eval_thresholds: str | Sequence[float], presets: dict[str, tuple[float, ...]]) -> dict[str, tuple[float, ...]]:
+    """The FROC operating point sets to report: both presets, plus ``custom`` for a sequence."""
+    points = dict(presets)
+    if not isinstance(eval_thresholds, str):
+        points["custom"] = tuple(float(value) for value in eval_thresholds)
+    return points
+
+
+def _froc_at(fps_per_image: np.ndarray, sensitivity: np.ndarray, points: tuple[float, ...]) -> dict[str, Any]:
+    """Score and per-point sensitivity of a FROC curve at ``points`` (NaN without a curve)."""
+    if fps_per_image.size == 0:
+        return {"score": float("nan"), "fps_per_image": points, "sensitivity": [float("nan")] * len(points)}
+    at_points = [float(compute_froc_score(fps_per_image, sensitivity, (point,))) for point in points]
+    return {"score": float(compute_froc_score(fps_per_image, sensitivity, points)), "fps_per_image": points, "sensitivity": at_points}
+
+
+def _pooled_pr_curve(positive: np.ndarray, negative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(recall, precision) of the pooled binned pixels, bin index as score (for the plot); empty without positives."""
+    if positive.sum() == 0:
+        return np.zeros(0), np.zeros(0)
+    labels = np.repeat([True, False], PR_BINS)
+    scores = np.tile(np.arange(PR_BINS, dtype=np.float64), 2)
+    weights = np.concatenate([positive, negative]).astype(np.float64)
+    occupied = weights > 0
+    precision, recall, _ = precision_recall_curve(labels[occupied], scores[occupied], sample_weight=weights[occupied])
+    return recall, precision
+
+
+def evaluate_masks(
+    truth_dir: str | Path,
+    pred_dir: str | Path,
+    out_dir: str | Path | None = None,
+    threshold: float = 0.5,
+    pooling: str = "all",
+    eval_thresholds: str | Sequence[float] = "roc",
+    detection_threshold: float = 0.5,
+) -> dict[str, Any]:
+    """Pixel precision-recall and lesion FROC of probability maps against truth masks.
+
+    Args:
+        truth_dir: folder of truth masks (any channel > 0 is lesion).
+        pred_dir: folder of prediction maps named as the masks.
+        out_dir: when given, write ``metrics.json``, ``pr.png`` and ``froc.png`` there.
+        threshold: pixels ``>= threshold`` are predicted lesion for F1, precision and recall.
+        pooling: ``"all"`` (one curve over the pooled pixels) or ``"mean"`` (mean of per-image values;
+            images without a lesion pixel are left out, with a warning).
+        eval_thresholds: the FROC operating points of ``froc_score``: ``"roc"``, ``"camelyon16"`` or a
+            sequence of false positives per image; both presets are reported in ``froc`` anyway.
+        detection_threshold: map pixels ``>= detection_threshold`` form the FROC detections (> 0).
+
+    Returns:
+        ``num_images``, ``threshold``, ``pooling``, ``num_bins``, ``average_precision``, ``auc_pr``, ``f1``,
+        ``precision``, ``recall``, ``num_images_used``, ``num_lesions``, ``froc_score``, ``froc_camelyon16``,
+        ``froc_roc`` and ``froc`` (``eval_thresholds``, ``detection_threshold``, the curve ``fps_per_image``
+        / ``sensitivity``, and per operating point set its ``score``, points and sensitivity there).
+        Undefined values (no lesion) are NaN.
+
+    Raises:
+        FileNotFoundError: when a folder does not exist.
+        ValueError: naming the files, for unmatched files, maps and masks of different sizes, unreadable or
+            out-of-range maps, or bad options.
+        ImportError: when the metrics plugin is not installed.
+    """
+    segmentation_pr, froc = metrics_module("segmentation_pr"), metrics_module("froc")
+    pixel_metric = segmentation_pr.PixelPRMetric(threshold=threshold, pooling=pooling, num_bins=PR_BINS)
+    froc_metric = froc.HeatmapFROCMetric(detection_threshold=detection_threshold, eval_thresholds=eval_thresholds)
+    pairs = matched_map_files(truth_dir, pred_dir)
+    positive_histogram = np.zeros(PR_BINS, dtype=np.int64)
+    negative_histogram = np.zeros(PR_BINS, dtype=np.int64)
+    for _, truth_file, prediction_file in pairs:
+        mask, probabilities = read_mask(truth_file), read_probability_map(prediction_file)
+        if mask.shape != probabilities.shape:
+            raise ValueError(
+                f"{prediction_file}: map size {probabilities.shape} differs from mask {truth_file} size {mask.shape}"
+            )
+        y_pred = torch.from_numpy(probabilities)[None, None]
+        y = torch.from_numpy(mask.astype(np.float32))[None, None]
+        pixel_metric(y_pred=y_pred, y=y)
+        froc_metric(y_pred=y_pred, y=y)
+        bins = np.minimum((probabilities.astype(np.float64) * PR_BINS).astype(np.int64), PR_BINS - 1)
+        positive_histogram += np.bincount(bins[mask], minlength=PR_BINS)
+        negative_histogram += np.bincount(bins[~mask], minlength=PR_BINS)
+    pixel = pixel_metric.aggregate_result()
+    lesions = froc_metric.aggregate_result()
+    operating_points = {
+        name: _froc_at(lesions.fps_per_image, lesions.sensitivity, points)
+        for name, points in _operating_points(eval_thresholds, froc.FROC_PRESETS).items()
+    }
+    metrics: dict[str, Any] = {
+        "num_images": len(pairs),
+        "threshold": threshold,
+        "pooling": pooling,
+        "num_bins": PR_BINS,
+        "average_precision": pixel.average_precision,
+        "auc_pr": pixel.auc_pr,
+        "f1": pixel.f1,
+        "precision": pixel.precision,
+        "recall": pixel.recall,
+        "num_images_used": pixel.num_images_used,
+        "num_lesions": lesions.num_lesions,
+        "froc_score": lesions.score,
+        "froc_camelyon16": operating_points["camelyon16"]["score"],
+        "froc_roc": operating_points["roc"]["score"],
+        "froc": {
+            "eval_thresholds": eval_thresholds if isinstance(eval_thresholds, str) else "custom",
+            "detection_threshold": detection_threshold,
+            "fps_per_image": lesions.fps_per_image,
+            "sensitivity": lesions.sensitivity,
+            **operating_points,
+        },
+    }
+    if out_dir is not None:
+        folder = Path(out_dir)
+        write_metrics_json(metrics, folder)
+        recall, precision = _pooled_pr_curve(positive_histogram, negative_histogram)
+        label = f"AP {pixel.average_precision:.3f}, AUC-PR {pixel.auc_pr:.3f} ({pooling})"
+        plot_precision_recall_curves({label: (recall, precision)}, folder / "pr.png", title="Pixel precision-recall (pixels pooled)")
+        marked = {
+            f"{name} points, score {values['score']:.3f}": (values["fps_per_image"], values["sensitivity"])
+            for name, values in operating_points.items()
+        }
+        plot_froc_curve(lesions.fps_per_image, lesions.sensitivity, folder / "froc.png", marked, title="Lesion FROC")
+    return metrics

@@ -26,7 +26,8 @@ from monai_weakloc.evaluation.tables import read_box_table
 
 DIRECTORY = click.Path(file_okay=False, path_type=Path)
 CSV_FILE = click.Path(dir_okay=False, path_type=Path)
-IOBB_THRESHOLD_SHOWN = 0.5
+OVERLAP_THRESHOLD_SHOWN = 0.5
+OVERLAP_NAMES = {"iobb": "IoBB", "iou": "IoU"}
 
 
 @contextmanager
@@ -74,7 +75,9 @@ def evaluate() -> None:
 @evaluate.command()
 @click.option("--truth", required=True, type=CSV_FILE, help="Truth CSV: image,level.")
 @click.option("--pred", required=True, type=CSV_FILE, help="Prediction CSV: image,level[,prob_0..prob_{K-1}].")
-@click.option("--num-classes", type=click.IntRange(min=2), default=None, help="Number of grades K (default: from the tables).")
+@click.option(
+    "--num-classes", type=click.IntRange(min=2), default=None, help="Number of grades K (default: from the tables)."
+)
 @click.option("--out", "out_dir", required=True, type=DIRECTORY, help="Folder for metrics.json and the plots.")
 def grades(truth: Path, pred: Path, num_classes: int | None, out_dir: Path) -> None:
     """Kappa, accuracy, confusion matrix and (with probabilities) AUCs of predicted grades."""
@@ -92,17 +95,39 @@ def grades(truth: Path, pred: Path, num_classes: int | None, out_dir: Path) -> N
         for task in ("normal", "referable"):
             if f"{task}_auc" in metrics:
                 rows.append((f"{task} AUC", metrics[f"{task}_auc"]))
-                rows.append((f"{task} sensitivity at specificity {metrics['specificity']}", metrics[f"{task}_sensitivity_at_specificity"]))
+                name = f"{task} sensitivity at specificity {metrics['specificity']}"
+                rows.append((name, metrics[f"{task}_sensitivity_at_specificity"]))
     echo_table(rows, out_dir)
 
 
 @evaluate.command()
 @click.option("--truth", required=True, type=CSV_FILE, help="Truth lesion boxes CSV: image,label,x,y,w,h.")
 @click.option("--pred", required=True, type=CSV_FILE, help="Predicted boxes CSV: image,label,x,y,w,h[,score].")
-@click.option("--heatmaps", type=DIRECTORY, default=None, help="Folder of heatmaps <image>.png or <image>_<label>.png/.nii.gz/.npy, for MaxBoxAcc.")
-@click.option("--num-boxes", type=click.IntRange(min=1), default=None, help="Keep the top N predicted boxes per image by score (default: all).")
-@click.option("--iom-threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.3, show_default=True, help="IoM threshold of the reported recalls.")
-@click.option("--images", type=DIRECTORY, default=None, help="Image folder, to read image sizes for the random baseline (headers only).")
+@click.option(
+    "--heatmaps",
+    type=DIRECTORY,
+    default=None,
+    help="Folder of heatmaps <image>.png or <image>_<name>.png/.nii.gz/.npy, for MaxBoxAcc.",
+)
+@click.option(
+    "--num-boxes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep the top N predicted boxes per image by score (default: all).",
+)
+@click.option(
+    "--iom-threshold",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=0.3,
+    show_default=True,
+    help="IoM threshold of the reported recalls.",
+)
+@click.option(
+    "--images",
+    type=DIRECTORY,
+    default=None,
+    help="Image folder, to read image sizes for the random baseline (headers only).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random baseline.")
 @click.option("--out", "out_dir", required=True, type=DIRECTORY, help="Folder for metrics.json and the plots.")
 def boxes(
@@ -141,9 +166,9 @@ def boxes(
     if "random_baseline" in metrics:
         rows.append((f"random baseline, box at IoM {threshold}", metrics["random_baseline"]["box_recall"]))
         rows.append((f"random baseline, person at IoM {threshold}", metrics["random_baseline"]["person_recall"]))
-    for overlap in ("iobb", "iou"):
-        accuracy = mean_accuracy_at(metrics["box_accuracy"][overlap], IOBB_THRESHOLD_SHOWN)
-        rows.append((f"accuracy at {overlap.upper()} {IOBB_THRESHOLD_SHOWN} (mean over labels)", accuracy))
+    for overlap, name in OVERLAP_NAMES.items():
+        accuracy = mean_accuracy_at(metrics["box_accuracy"][overlap], OVERLAP_THRESHOLD_SHOWN)
+        rows.append((f"accuracy at {name} {OVERLAP_THRESHOLD_SHOWN} (mean over labels)", accuracy))
     if "max_box_accuracy_v1" in metrics:
         rows.append(("MaxBoxAcc v1", metrics["max_box_accuracy_v1"]))
         rows.append(("MaxBoxAcc v2", metrics["max_box_accuracy_v2"]))
@@ -152,14 +177,49 @@ def boxes(
 
 @evaluate.command()
 @click.option("--truth", required=True, type=DIRECTORY, help="Folder of truth masks (any channel > 0 is lesion).")
-@click.option("--pred", required=True, type=DIRECTORY, help="Folder of probability maps named as the masks (8-bit PNG/TIFF, NIfTI, .npy).")
-@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True, help="Pixel threshold of F1, precision and recall.")
-@click.option("--pooling", type=click.Choice(["all", "mean"]), default="all", show_default=True, help="Pool all pixels, or average per-image values.")
-@click.option("--eval-thresholds", type=click.Choice(["roc", "camelyon16"]), default="roc", show_default=True, help="FROC operating points of the FROC score.")
-@click.option("--detection-threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.5, show_default=True, help="Map pixels at or above it form FROC detections.")
+@click.option(
+    "--pred",
+    required=True,
+    type=DIRECTORY,
+    help="Folder of probability maps named as the masks (8-bit PNG/TIFF, NIfTI, .npy).",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="Pixel threshold of F1, precision and recall.",
+)
+@click.option(
+    "--pooling",
+    type=click.Choice(["all", "mean"]),
+    default="all",
+    show_default=True,
+    help="Pool all pixels, or average per-image values.",
+)
+@click.option(
+    "--eval-thresholds",
+    type=click.Choice(["roc", "camelyon16"]),
+    default="roc",
+    show_default=True,
+    help="FROC operating points of the FROC score.",
+)
+@click.option(
+    "--detection-threshold",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Map pixels at or above it form FROC detections.",
+)
 @click.option("--out", "out_dir", required=True, type=DIRECTORY, help="Folder for metrics.json and the plots.")
 def masks(
-    truth: Path, pred: Path, threshold: float, pooling: str, eval_thresholds: str, detection_threshold: float, out_dir: Path
+    truth: Path,
+    pred: Path,
+    threshold: float,
+    pooling: str,
+    eval_thresholds: str,
+    detection_threshold: float,
+    out_dir: Path,
 ) -> None:
     """Pixel precision-recall (AP, AUC-PR, F1) and lesion FROC of segmentation probability maps."""
     with input_errors_as_click_errors():
@@ -189,7 +249,9 @@ def masks(
 
 
 @evaluate.command()
-@click.option("--truth", required=True, type=CSV_FILE, help="Truth CSV: Image Index,Finding Labels or image,<label1>,... of 0/1.")
+@click.option(
+    "--truth", required=True, type=CSV_FILE, help="Truth CSV: Image Index,Finding Labels or image,<label1>,... of 0/1."
+)
 @click.option("--pred", required=True, type=CSV_FILE, help="Prediction CSV: image,<label1>,... of scores.")
 @click.option("--out", "out_dir", required=True, type=DIRECTORY, help="Folder for metrics.json and the plot.")
 def labels(truth: Path, pred: Path, out_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from monai_weakloc.data.fellow_eyes import pair_fellow_eyes
 from monai_weakloc.data.readers import (
     CHESTXRAY14_LABELS,
     READERS,
@@ -24,6 +25,7 @@ __all__ = [
     "READERS",
     "DataProblem",
     "ProblemLog",
+    "pair_fellow_eyes",
     "read_cbis_ddsm",
     "read_chestxray14",
     "read_csv",

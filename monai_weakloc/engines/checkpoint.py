@@ -4,21 +4,35 @@ MONAI's ``CheckpointSaver`` writes with ``DiskSaver(atomic=False)``, so a proces
 leaves a truncated file; :class:`AtomicCheckpointSaver` uses Ignite's ``Checkpoint`` with an atomic
 ``DiskSaver`` (write to a temporary file, then rename). MONAI's ``CheckpointLoader`` needs a path that
 exists; :class:`ResumeFromLatestCheckpoint` finds the newest checkpoint of a folder, if any, and hands it
-to ``CheckpointLoader``.
+to ``CheckpointLoader``. :class:`BestModelSaver` keeps the network of the best validation score as
+``model.pt`` (a plain ``state_dict``, as in the MONAI model zoo), also written atomically, with the score
+beside it in ``model.json`` so that a resumed run does not overwrite a better model.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import os
 import re
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
 from monai.handlers import CheckpointLoader
 
-__all__ = ["CHECKPOINT_PREFIX", "AtomicCheckpointSaver", "ResumeFromLatestCheckpoint", "latest_checkpoint"]
+__all__ = [
+    "CHECKPOINT_PREFIX",
+    "AtomicCheckpointSaver",
+    "BestModelSaver",
+    "ResumeFromLatestCheckpoint",
+    "atomic_torch_save",
+    "latest_checkpoint",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,23 +57,27 @@ class AtomicCheckpointSaver:
 
     Args:
         save_dir: folder of the checkpoints, ``checkpoint_<iteration>.pt``.
-        save_dict: objects with ``state_dict()``, e.g. ``{"network": net, "optimizer": opt, "trainer": trainer}``.
+        save_dict: objects with ``state_dict()``, e.g. ``{"network": net, "optimizer": opt, "lr_scheduler": s}``.
         save_every: iterations between saves (0: only at the end of each epoch).
         n_saved: how many checkpoints to keep.
+        engine_key: the engine this handler is attached to is saved under this key too (its epoch and
+            iteration), so that a config need not refer to the trainer from the trainer's own handlers.
     """
 
-    def __init__(self, save_dir: str | Path, save_dict: dict[str, Any], save_every: int = 0, n_saved: int = 2) -> None:
+    def __init__(self, save_dir: str | Path, save_dict: dict[str, Any], save_every: int = 0, n_saved: int = 2,
+                 engine_key: str = "trainer") -> None:
         if save_every < 0:
             raise ValueError(f"save_every must be >= 0, got {save_every}")
         self.save_dir = Path(save_dir)
         self.save_dict = save_dict
         self.save_every = save_every
         self.n_saved = n_saved
+        self.engine_key = engine_key
 
     def attach(self, engine: Engine) -> None:
         """Attach to a trainer."""
         checkpoint = Checkpoint(
-            self.save_dict,
+            {**self.save_dict, self.engine_key: engine},
             DiskSaver(str(self.save_dir), require_empty=False, atomic=True),
             filename_prefix=CHECKPOINT_PREFIX,
             filename_pattern="{filename_prefix}_{global_step}.{ext}",
@@ -84,18 +102,20 @@ class ResumeFromLatestCheckpoint:
 
     Args:
         ckpt_dir: folder written by :class:`AtomicCheckpointSaver`.
-        load_dict: the objects to restore (same keys as were saved; include the trainer to resume its
-            epoch and iteration).
+        load_dict: the objects to restore (same keys as were saved).
         enabled: the bundle's ``resume`` flag.
         map_location: passed to ``torch.load`` (e.g. ``"cpu"``).
+        engine_key: the engine this handler is attached to is restored from this key (its epoch and
+            iteration), as :class:`AtomicCheckpointSaver` saved it.
     """
 
     def __init__(self, ckpt_dir: str | Path, load_dict: dict[str, Any], enabled: bool = True,
-                 map_location: Any = None) -> None:
+                 map_location: Any = None, engine_key: str = "trainer") -> None:
         self.ckpt_dir = Path(ckpt_dir)
         self.load_dict = load_dict
         self.enabled = enabled
         self.map_location = map_location
+        self.engine_key = engine_key
 
     def attach(self, engine: Engine) -> None:
         """Attach to a trainer."""
@@ -107,5 +127,52 @@ class ResumeFromLatestCheckpoint:
         if path is None:
             logger.info("resume: no checkpoint in %s, starting from scratch", self.ckpt_dir)
             return
-        CheckpointLoader(load_path=str(path), load_dict=self.load_dict, map_location=self.map_location)(engine)
+        load_dict = {**self.load_dict, self.engine_key: engine}
+        CheckpointLoader(load_path=str(path), load_dict=load_dict, map_location=self.map_location)(engine)
         logger.info("resumed from %s at epoch %d, iteration %d", path, engine.state.epoch, engine.state.iteration)
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename: a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class BestModelSaver:
+    """Save the network as ``<save_dir>/<filename>`` whenever the evaluator's metric improves.
+
+    Args:
+        save_dir: folder of the model file.
+        network: the network (unwrapped: its ``state_dict`` keys carry no ``module.`` prefix).
+        metric_name: key of ``engine.state.metrics`` to maximise.
+        filename: the model file; the score goes to the same name with ``.json``.
+    """
+
+    def __init__(self, save_dir: str | Path, network: torch.nn.Module, metric_name: str, filename: str = "model.pt") -> None:
+        self.path = Path(save_dir) / filename
+        self.network = network
+        self.metric_name = metric_name
+        self.record = self.path.with_suffix(".json")
+        self.best = -math.inf
+        if self.record.is_file():
+            self.best = float(json.loads(self.record.read_text())["value"])
+
+    def attach(self, engine: Engine) -> None:
+        """Attach to an evaluator."""
+        engine.add_event_handler(Events.COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        if self.metric_name not in engine.state.metrics:
+            raise ValueError(f"BestModelSaver: the evaluator computed no metric {self.metric_name!r}")
+        value = float(engine.state.metrics[self.metric_name])
+        if not value > self.best:
+            return
+        self.best = value
+        atomic_torch_save(self.network.state_dict(), self.path)
+        tmp = self.record.with_name(f".{self.record.name}.tmp")
+        tmp.write_text(json.dumps({"metric": self.metric_name, "value": value}))
+        os.replace(tmp, self.record)
+        logger.info("saved %s (%s = %.4f)", self.path, self.metric_name, value)

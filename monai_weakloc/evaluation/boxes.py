@@ -12,11 +12,13 @@ Metrics (from the ``weakloc_metrics`` plugin):
   (:func:`random_boxes_like`);
 - ChestX-ray14 box accuracy and average false positives per image at the IoBB and IoU thresholds of
   Wang et al. 2017, per lesion label (the label index is the sorted union of the labels of both tables);
-- with a heatmap folder, MaxBoxAcc v1 and v2 against each image's truth boxes of every label.
+- with a heatmap folder, MaxBoxAcc v1 and v2 of each image's map (or the sum of its per-class maps)
+  against its truth boxes of every label.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -104,12 +106,21 @@ def _box_accuracy(
 ) -> dict[str, Any]:
     """Accuracy and average false positives per label at the IoBB and IoU thresholds."""
     box_accuracy = metrics_module("box_accuracy")
-    label_names = sorted({label for labels in truth.labels.values() for label in labels} | {
-        label for _, labels in kept.values() for label in labels
-    })
+    truth_labels = {label for labels in truth.labels.values() for label in labels}
+    predicted_labels = {label for _, labels in kept.values() for label in labels}
+    if predicted_labels and not predicted_labels & truth_labels:
+        warnings.warn(
+            f"box accuracy: no predicted label ({', '.join(sorted(predicted_labels))}) is a truth label "
+            f"({', '.join(sorted(truth_labels))}), so every predicted box is a false positive; "
+            "IoM recall and MaxBoxAcc ignore labels",
+            stacklevel=3,
+        )
+    label_names = sorted(truth_labels | predicted_labels)
     label_index = {label: index for index, label in enumerate(label_names)}
     predicted = [_labelled_rows(*kept[identifier], label_index) for identifier in ids]
-    ground_truth = [_labelled_rows(truth.boxes[identifier], truth.labels[identifier], label_index) for identifier in ids]
+    ground_truth = [
+        _labelled_rows(truth.boxes[identifier], truth.labels[identifier], label_index) for identifier in ids
+    ]
     results: dict[str, Any] = {"labels": label_names}
     for overlap in BOX_OVERLAPS:
         table = box_accuracy.compute_box_accuracy(predicted, ground_truth, len(label_names), overlap)
@@ -122,48 +133,54 @@ def _box_accuracy(
     return results
 
 
-def find_heatmap_files(heatmaps_dir: str | Path, truth: BoxTable, ids: list[str]) -> dict[str, list[Path]]:
-    """The heatmap file(s) of each image: ``<image>.<ext>``, else ``<image>_<label>.<ext>`` per truth label.
+def _owner(name: str, ids: set[str]) -> str | None:
+    """The longest id of ``ids`` that ``name`` starts with followed by ``_`` (``10_left_grade1`` -> ``10_left``)."""
+    parts = name.split("_")
+    for end in range(len(parts) - 1, 0, -1):
+        prefix = "_".join(parts[:end])
+        if prefix in ids:
+            return prefix
+    return None
 
-    The bundles write one map per image and class as ``heatmaps/<image>_<class>.png``; ``<class>`` must be
-    spelled as in the truth table's ``label`` column. Accepted extensions: see
-    :data:`monai_weakloc.evaluation.map_files.MAP_SUFFIXES`.
+
+def find_heatmap_files(heatmaps_dir: str | Path, ids: list[str]) -> dict[str, list[Path]]:
+    """The heatmap file(s) of each image: ``<image>.<ext>``, else every ``<image>_<name>.<ext>``.
+
+    The bundles write one map per image and heatmap name (a class or grade) as
+    ``heatmaps/<image>_<name>.png`` and ``.nii.gz``; of two formats of one map the most precise is read
+    (see :func:`~monai_weakloc.evaluation.map_files.map_files_by_id`). A file ``<a>_<b>_<name>`` belongs to
+    image ``<a>_<b>`` rather than ``<a>`` when both are evaluated.
 
     Args:
         heatmaps_dir: the heatmap folder.
-        truth: the truth boxes (their labels pick the per-class maps).
         ids: the images to find maps for.
 
     Returns:
-        image id -> the map files (one per image map, or one per truth label that has a map).
+        image id -> its map files (its one map, or its per-name maps in sorted order).
 
     Raises:
         FileNotFoundError: when the folder does not exist.
-        ValueError: naming the folder and the first images that have no map, with the names looked for.
+        ValueError: naming the folder and the first images that have no map.
     """
     files = map_files_by_id(heatmaps_dir, "heatmap")
-    found: dict[str, list[Path]] = {}
-    missing: list[str] = []
-    for identifier in ids:
-        if identifier in files:
-            found[identifier] = [files[identifier]]
-            continue
-        per_label = [f"{identifier}_{label}" for label in dict.fromkeys(truth.labels[identifier])]
-        present = [files[name] for name in per_label if name in files]
-        if present:
-            found[identifier] = present
-        else:
-            missing.append(f"{identifier} (looked for {', '.join([identifier, *per_label])})")
+    wanted = set(ids)
+    per_name: dict[str, list[Path]] = {}
+    for name, path in files.items():
+        owner = _owner(name, wanted)
+        if owner is not None:
+            per_name.setdefault(owner, []).append(path)
+    found = {
+        identifier: [files[identifier]] if identifier in files else per_name.get(identifier, []) for identifier in ids
+    }
+    missing = [identifier for identifier in ids if not found[identifier]]
     if missing:
-        raise ValueError(
-            f"{Path(heatmaps_dir)}: no heatmap for {len(missing)} image(s): {'; '.join(missing[:SHOWN_IDS])}"
-        )
+        shown = ", ".join(f"{identifier}.* or {identifier}_<name>.*" for identifier in missing[:SHOWN_IDS])
+        raise ValueError(f"{Path(heatmaps_dir)}: no heatmap for {len(missing)} image(s): {shown}")
     return found
 
 
 def _image_heatmap(paths: list[Path], image_size: tuple[int, int] | None) -> np.ndarray:
-    """(H, W) heatmap of one image: its one map, or the pixel-wise maximum of its min-max normalised class maps."""
-    maxboxacc = metrics_module("maxboxacc")
+    """(H, W) heatmap of one image: its one map, or the sum of its maps (the map the bundles' overlays show)."""
     maps = []
     for path in paths:
         heatmap = read_heatmap(path)
@@ -174,8 +191,8 @@ def _image_heatmap(paths: list[Path], image_size: tuple[int, int] | None) -> np.
             )
         if maps and heatmap.shape != maps[0].shape:
             raise ValueError(f"{path}: heatmap size {heatmap.shape} differs from {paths[0].name}'s {maps[0].shape}")
-        maps.append(heatmap if len(paths) == 1 else maxboxacc.normalize_heatmap(heatmap, str(path)))
-    return maps[0] if len(maps) == 1 else np.maximum.reduce(maps)
+        maps.append(heatmap)
+    return np.sum(maps, axis=0)
 
 
 def _max_box_accuracy(
@@ -219,7 +236,7 @@ def evaluate_boxes(
         truth_csv: CSV ``image,label,x,y,w,h`` of the ground-truth lesion boxes.
         pred_csv: CSV ``image,label,x,y,w,h[,score]`` of the predicted boxes.
         out_dir: when given, write ``metrics.json`` and ``iom_recall.png`` there.
-        heatmaps_dir: folder of heatmaps ``<image>.<ext>`` or ``<image>_<label>.<ext>`` (PNG, TIFF, NIfTI,
+        heatmaps_dir: folder of heatmaps ``<image>.<ext>`` or ``<image>_<name>.<ext>`` (PNG, TIFF, NIfTI,
             ``.npy``; see :func:`find_heatmap_files`) in the original image geometry, for MaxBoxAcc.
         num_boxes: keep the top ``num_boxes`` predicted boxes per image by score (needs a ``score``
             column); ``None`` keeps all. The kept boxes enter every box metric.
@@ -269,7 +286,8 @@ def evaluate_boxes(
     plotted = {"recall for box": curve.box_recall, "recall for person": curve.person_recall}
     baseline_labels: list[str] = []
     if image_sizes is not None:
-        random_boxes = random_boxes_like({identifier: kept[identifier][0] for identifier in with_predictions}, image_sizes, random_seed)
+        predicted_by_id = {identifier: kept[identifier][0] for identifier in with_predictions}
+        random_boxes = random_boxes_like(predicted_by_id, image_sizes, random_seed)
         baseline_boxes = [random_boxes.get(identifier, np.zeros((0, 4))) for identifier in ids]
         baseline = iom_recall.compute_iom_recall_curve(baseline_boxes, truth_boxes)
         baseline_box, baseline_person = iom_recall.compute_iom_recall(baseline_boxes, truth_boxes, iom_threshold)
@@ -283,7 +301,7 @@ def evaluate_boxes(
         baseline_labels = ["random baseline, box", "random baseline, person"]
         plotted.update(dict(zip(baseline_labels, (baseline.box_recall, baseline.person_recall))))
     if heatmaps_dir is not None:
-        heatmap_files = find_heatmap_files(heatmaps_dir, truth, ids)
+        heatmap_files = find_heatmap_files(heatmaps_dir, ids)
         max_box_accuracy = _max_box_accuracy(heatmap_files, truth, ids, image_sizes)
         metrics["max_box_accuracy_v1"] = max_box_accuracy["v1"]["value"]
         metrics["max_box_accuracy_v2"] = max_box_accuracy["v2"]["value"]
@@ -292,5 +310,7 @@ def evaluate_boxes(
         folder = Path(out_dir)
         write_metrics_json(metrics, folder)
         title = f"Recall versus IoM ({'all' if num_boxes is None else f'top {num_boxes}'} boxes per image)"
-        plot_iom_recall_curves(curve.thresholds, plotted, folder / "iom_recall.png", dashed=baseline_labels, title=title)
+        plot_iom_recall_curves(
+            curve.thresholds, plotted, folder / "iom_recall.png", dashed=baseline_labels, title=title
+        )
     return metrics

@@ -97,16 +97,17 @@ def evaluate_grades(
     Args:
         truth_csv: CSV ``image,level``.
         pred_csv: CSV ``image,level[,prob_0..prob_{K-1}]``; probabilities must be in [0, 1] and sum to 1.
-        out_dir: when given, write ``metrics.json``, ``confusion_matrix.png`` and (with probabilities) ``roc.png`` there.
+        out_dir: when given, write ``metrics.json``, ``confusion_matrix.png`` and (with probabilities)
+            ``roc.png`` there.
         num_classes: the number of grades K; default: the number of probability columns, else the largest
             grade in either table + 1.
 
     Returns:
         ``num_images``, ``num_classes``, ``quadratic_weighted_kappa``, ``accuracy``, ``within_one_accuracy``,
         ``confusion_matrix`` ((K, K) nested lists, rows true); with probabilities also ``auc_per_class``
-        (grade -> AUC), ``auc_mean`` (over the grades where AUC is defined), ``specificity`` (0.5), and for each binary task that K allows
-        ``normal_auc``, ``normal_sensitivity_at_specificity``, ``referable_auc``,
-        ``referable_sensitivity_at_specificity``. Undefined values (one class only) are NaN.
+        (grade -> AUC), ``auc_mean`` (over the grades where AUC is defined), ``specificity`` (0.5), and
+        for each binary task that K allows ``normal_auc``, ``normal_sensitivity_at_specificity``,
+        ``referable_auc``, ``referable_sensitivity_at_specificity``. Undefined values (one class only) are NaN.
 
     Raises:
         FileNotFoundError: when a CSV does not exist.

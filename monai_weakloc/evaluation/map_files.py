@@ -14,7 +14,9 @@ Files are found by image id (the file name without its suffix, see
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import nibabel as nib
@@ -34,38 +36,62 @@ __all__ = [
     "read_image_sizes",
 ]
 
+logger = logging.getLogger(__name__)
+
 NUMPY_SUFFIX = ".npy"
 MAP_SUFFIXES: tuple[str, ...] = (*PIL_SUFFIXES, *NIFTI_SUFFIXES, NUMPY_SUFFIX)
 """Suffixes of the map and mask files the evaluation reads."""
+TIFF_SUFFIXES = (".tif", ".tiff")
+FORMAT_PREFERENCE: tuple[str, ...] = (
+    NUMPY_SUFFIX,
+    *NIFTI_SUFFIXES,
+    *TIFF_SUFFIXES,
+    *(suffix for suffix in PIL_SUFFIXES if suffix not in TIFF_SUFFIXES),
+)
+"""Which file is read when one id has several: most precise first."""
 EIGHT_BIT_MAX = 255.0
+EIGHT_BIT_PIL_MODES = ("1", "L", "P")
+FLOAT_PIL_MODE = "F"
 
 
 def map_files_by_id(folder: str | Path, what: str) -> dict[str, Path]:
-    """The map files directly in ``folder``, by image id, in sorted file-name order.
+    """The map files directly in ``folder``, by image id.
+
+    When one id has files in several formats (the bundles write ``<image>_<name>.png`` and ``.nii.gz``
+    side by side), the most precise is read: ``.npy``, then NIfTI, then the image formats in the order of
+    :data:`MAP_SUFFIXES` (TIFF before PNG); how many ids had a choice is logged.
 
     Args:
         folder: the folder to list.
         what: what the files are (``"heatmap"``, ``"truth mask"``), for messages.
 
     Returns:
-        image id -> absolute path, for every file with a suffix in :data:`MAP_SUFFIXES`.
+        image id -> absolute path, for every id with a file whose suffix is in :data:`MAP_SUFFIXES`, in
+        sorted id order.
 
     Raises:
         FileNotFoundError: when ``folder`` is not a folder.
-        ValueError: when two files give the same id (``a.png`` and ``a.npy``), naming both.
     """
     directory = absolute_root(folder)
     if not directory.is_dir():
         raise FileNotFoundError(f"{what} folder not found: {directory}")
-    files: dict[str, Path] = {}
+    candidates: dict[str, list[Path]] = {}
     for path in sorted(directory.iterdir()):
-        if not path.is_file() or file_suffix(path) not in MAP_SUFFIXES:
-            continue
-        identifier = image_id(path.name)
-        if identifier in files:
-            raise ValueError(f"{directory}: two {what} files for image {identifier!r}: {files[identifier].name}, {path.name}")
-        files[identifier] = path
-    return files
+        if path.is_file() and file_suffix(path) in MAP_SUFFIXES:
+            candidates.setdefault(image_id(path.name), []).append(path)
+    chosen = sum(len(paths) > 1 for paths in candidates.values())
+    if chosen:
+        logger.info("%s: %d %s id(s) have files in several formats; reading the most precise", directory, chosen, what)
+    return {
+        identifier: min(candidates[identifier], key=lambda path: FORMAT_PREFERENCE.index(file_suffix(path)))
+        for identifier in sorted(candidates)
+    }
+
+
+@lru_cache(maxsize=1)
+def _image_loader() -> LoadImage2D:
+    """One loader for every image file (building one sets up MONAI's readers)."""
+    return LoadImage2D(mode="keep")
 
 
 def _read_channels(path: Path) -> np.ndarray:
@@ -78,7 +104,7 @@ def _read_channels(path: Path) -> np.ndarray:
         while array.ndim > 2 and array.shape[-1] == 1:
             array = array[..., 0]
     else:
-        array = np.asarray(LoadImage2D(mode="keep")(path))
+        array = np.asarray(_image_loader()(path))
         return array.astype(np.float64)
     if array.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D (H, W) map, got shape {tuple(array.shape)}")
@@ -109,22 +135,35 @@ def read_heatmap(path: str | Path) -> np.ndarray:
     return _single_channel(file, _read_channels(file), "heatmap")
 
 
+def _pil_mode(path: Path) -> str:
+    """The PIL mode of an image file, from its header."""
+    try:
+        with Image.open(path) as image:
+            return image.mode
+    except UnidentifiedImageError as error:
+        raise ValueError(f"{path}: not an image PIL can read: {error}") from error
+
+
 def read_probability_map(path: str | Path) -> np.ndarray:
-    """Read a probability map: PNG/TIFF/JPEG/BMP levels 0..255 scaled to [0, 1]; NIfTI/``.npy`` as stored.
+    """Read a probability map as probabilities in [0, 1].
+
+    8-bit images (PNG, TIFF, ...) hold levels 0..255, scaled to [0, 1]; float TIFF (PIL mode ``F``), NIfTI
+    and ``.npy`` files hold the probabilities themselves.
 
     Returns:
         (H, W) float32 probabilities in [0, 1].
 
     Raises:
-        ValueError: naming the file, for several channels, non-finite values, image levels above 255 or
-            NIfTI/``.npy`` values outside [0, 1].
+        ValueError: naming the file, for several channels, non-finite values, an integer image deeper than
+            8 bits, or stored probabilities outside [0, 1].
     """
     file = Path(path)
     values = _single_channel(file, _read_channels(file), "probability map")
-    if file_suffix(file) in PIL_SUFFIXES:
-        if values.max(initial=0.0) > EIGHT_BIT_MAX:
-            raise ValueError(f"{file}: an image probability map must hold 8-bit levels 0..255, found {values.max():g}")
+    mode = _pil_mode(file) if file_suffix(file) in PIL_SUFFIXES else FLOAT_PIL_MODE
+    if mode in EIGHT_BIT_PIL_MODES:
         values = values / EIGHT_BIT_MAX
+    elif mode != FLOAT_PIL_MODE:
+        raise ValueError(f"{file}: image mode {mode!r} is not an 8-bit or float map; write 8-bit levels 0..255")
     elif values.size and (values.min() < 0.0 or values.max() > 1.0):
         raise ValueError(f"{file}: probabilities must lie in [0, 1], found {values.min():g} .. {values.max():g}")
     return values.astype(np.float32)

@@ -1,8 +1,8 @@
 """Evaluate segmentation probability maps against ground-truth lesion masks (IDRiD microaneurysms and the like).
 
 Masks and maps are matched by image id (file name without its suffix): ``IDRiD_55.tif`` and
-``IDRiD_55.png`` belong together; every file must have a partner, otherwise the unmatched files are
-listed in a ``ValueError``. Truth masks are binarised (any channel > 0); prediction maps are 8-bit images
+``IDRiD_55.png`` belong together (of one map in several formats the most precise is read); every file
+must have a partner, otherwise the unmatched files are listed in a ``ValueError``. Truth masks are binarised (any channel > 0); prediction maps are 8-bit images
 (levels 0..255 scaled to [0, 1]) or NIfTI/``.npy`` probabilities (see :mod:`monai_weakloc.evaluation.map_files`).
 
 Images are read one pair at a time into the cumulative metrics of the ``weakloc_metrics`` plugin, so that
@@ -65,12 +65,15 @@ def matched_map_files(truth_dir: str | Path, pred_dir: str | Path) -> list[tuple
         if identifier not in others
     ]
     if unmatched:
-        shown = "; ".join(unmatched[:SHOWN_FILES]) + (f"; and {len(unmatched) - SHOWN_FILES} more" if len(unmatched) > SHOWN_FILES else "")
+        more = f"; and {len(unmatched) - SHOWN_FILES} more" if len(unmatched) > SHOWN_FILES else ""
+        shown = "; ".join(unmatched[:SHOWN_FILES]) + more
         raise ValueError(f"{len(unmatched)} file(s) without a partner of the same name: {shown}")
     return [(identifier, truth[identifier], prediction[identifier]) for identifier in sorted(truth)]
 
 
-def _operating_points(eval_thresholds: str | Sequence[float], presets: dict[str, tuple[float, ...]]) -> dict[str, tuple[float, ...]]:
+def _operating_points(
+    eval_thresholds: str | Sequence[float], presets: dict[str, tuple[float, ...]]
+) -> dict[str, tuple[float, ...]]:
     """The FROC operating point sets to report: both presets, plus ``custom`` for a sequence."""
     points = dict(presets)
     if not isinstance(eval_thresholds, str):
@@ -83,7 +86,8 @@ def _froc_at(fps_per_image: np.ndarray, sensitivity: np.ndarray, points: tuple[f
     if fps_per_image.size == 0:
         return {"score": float("nan"), "fps_per_image": points, "sensitivity": [float("nan")] * len(points)}
     at_points = [float(compute_froc_score(fps_per_image, sensitivity, (point,))) for point in points]
-    return {"score": float(compute_froc_score(fps_per_image, sensitivity, points)), "fps_per_image": points, "sensitivity": at_points}
+    score = float(compute_froc_score(fps_per_image, sensitivity, points))
+    return {"score": score, "fps_per_image": points, "sensitivity": at_points}
 
 
 def _pooled_pr_curve(positive: np.ndarray, negative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,7 +190,9 @@ def evaluate_masks(
         write_metrics_json(metrics, folder)
         recall, precision = _pooled_pr_curve(positive_histogram, negative_histogram)
         label = f"AP {pixel.average_precision:.3f}, AUC-PR {pixel.auc_pr:.3f} ({pooling})"
-        plot_precision_recall_curves({label: (recall, precision)}, folder / "pr.png", title="Pixel precision-recall (pixels pooled)")
+        plot_precision_recall_curves(
+            {label: (recall, precision)}, folder / "pr.png", title="Pixel precision-recall (pixels pooled)"
+        )
         marked = {
             f"{name} points, score {values['score']:.3f}": (values["fps_per_image"], values["sensitivity"])
             for name, values in operating_points.items()

@@ -177,7 +177,9 @@ def read_grade_table(path: str | Path, what: str) -> GradeTable:
     for row in rows:
         identifier = _row_id(row, IMAGE, table)
         seen.add(identifier, table, row.number)
-        grade = parse_int(row.values["level"], field="level", low=0, high=None, file=table, row=row.number, problems=log)
+        grade = parse_int(
+            row.values["level"], field="level", low=0, high=None, file=table, row=row.number, problems=log
+        )
         if probability_columns:
             values = np.array([_number(row, column, table) for column in probability_columns])
             _check_probability_row(values, table, row.number)
@@ -347,7 +349,9 @@ def read_label_truth(path: str | Path, label_names: Sequence[str]) -> LabelTable
         else:
             values.append(_indicator_row(row, table, label_names))
     if ignored:
-        warnings.warn(f"{table}: labels without a prediction column are ignored: {', '.join(sorted(ignored))}", stacklevel=2)
+        warnings.warn(
+            f"{table}: labels without a prediction column are ignored: {', '.join(sorted(ignored))}", stacklevel=2
+        )
     return LabelTable(path=table, ids=ids, label_names=list(label_names), values=np.asarray(values, dtype=np.float64))
 
 

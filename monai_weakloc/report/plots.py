@@ -26,6 +26,8 @@ __all__ = [
 
 FIGURE_SIZE = (5.5, 4.5)
 DPI = 100
+FROC_LEFT_EDGE = 1 / 16
+"""Left edge of the FROC plot's log axis; curve points with fewer false positives per image are drawn on it."""
 
 
 def _figure(title: str, x_label: str, y_label: str) -> tuple[Figure, Axes]:
@@ -63,7 +65,9 @@ def _draw_curves(axes: Axes, curves: Mapping[str, tuple[np.ndarray, np.ndarray]]
         axes.text(0.5, 0.5, "no curve: the metric is undefined", ha="center", va="center", transform=axes.transAxes)
 
 
-def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: str | Path, title: str = "Confusion matrix") -> Path:
+def plot_confusion_matrix(
+    matrix: np.ndarray, class_names: Sequence[str], path: str | Path, title: str = "Confusion matrix"
+) -> Path:
     """Draw a confusion matrix with its counts.
 
     Args:
@@ -143,6 +147,9 @@ def plot_froc_curve(
 ) -> Path:
     """Draw a FROC curve (log-scaled false positives per image) and marked operating points.
 
+    The log axis starts at :data:`FROC_LEFT_EDGE`; points with fewer false positives per image (the curve
+    ends at 0) are drawn on that edge.
+
     Args:
         fps_per_image: (T,) average false positives per image of the curve's points.
         sensitivity: (T,) lesion sensitivity of the curve's points.
@@ -154,15 +161,15 @@ def plot_froc_curve(
         the path written.
     """
     figure, axes = _figure(title, "average false positives per image", "lesion sensitivity")
-    fps, sens = np.asarray(fps_per_image, dtype=np.float64), np.asarray(sensitivity, dtype=np.float64)
-    positive = fps > 0
-    _draw_curves(axes, {"FROC": (fps[positive], sens[positive])})
+    fps = np.maximum(np.asarray(fps_per_image, dtype=np.float64), FROC_LEFT_EDGE)
+    _draw_curves(axes, {"FROC": (fps, np.asarray(sensitivity, dtype=np.float64))})
     markers = ("o", "s", "^", "D")
     for index, (label, (points, values)) in enumerate((operating_points or {}).items()):
         axes.plot(points, values, linestyle="none", marker=markers[index % len(markers)], fillstyle="none", label=label)
     if operating_points:
         axes.legend(loc="best", fontsize="small")
     axes.set_xscale("log")
+    axes.set_xlim(left=FROC_LEFT_EDGE)
     axes.set_ylim(0, 1.02)
     return _save(figure, path)
 

@@ -25,7 +25,7 @@ def make_trainer(max_epochs: int, seed: int = 0) -> tuple[SupervisedTrainer, nn.
 
 def test_saves_every_n_iterations_and_keeps_the_last(tmp_path):
     trainer, network, optimizer = make_trainer(max_epochs=2)
-    AtomicCheckpointSaver(tmp_path, {"network": network, "optimizer": optimizer, "trainer": trainer},
+    AtomicCheckpointSaver(tmp_path, {"network": network, "optimizer": optimizer},
                           save_every=2, n_saved=2).attach(trainer)
     trainer.run()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_4.pt", "checkpoint_6.pt"]
@@ -36,13 +36,13 @@ def test_saves_every_n_iterations_and_keeps_the_last(tmp_path):
 
 def test_resume_continues_at_the_saved_epoch_with_the_saved_weights(tmp_path):
     first, network, optimizer = make_trainer(max_epochs=1)
-    AtomicCheckpointSaver(tmp_path, {"network": network, "optimizer": optimizer, "trainer": first}).attach(first)
+    AtomicCheckpointSaver(tmp_path, {"network": network, "optimizer": optimizer}).attach(first)
     first.run()
     saved_weight = network.weight.detach().clone()
 
     second, network2, optimizer2 = make_trainer(max_epochs=3, seed=1)
     epochs_run: list[int] = []
-    ResumeFromLatestCheckpoint(tmp_path, {"network": network2, "optimizer": optimizer2, "trainer": second}).attach(second)
+    ResumeFromLatestCheckpoint(tmp_path, {"network": network2, "optimizer": optimizer2}).attach(second)
     second.add_event_handler(Events.EPOCH_STARTED, lambda e: epochs_run.append(e.state.epoch))
     loaded: list[torch.Tensor] = []
     second.add_event_handler(Events.STARTED, lambda e: loaded.append(network2.weight.detach().clone()))
@@ -54,6 +54,6 @@ def test_resume_continues_at_the_saved_epoch_with_the_saved_weights(tmp_path):
 
 def test_resume_without_checkpoint_starts_fresh(tmp_path):
     trainer, network, optimizer = make_trainer(max_epochs=1)
-    ResumeFromLatestCheckpoint(tmp_path / "none", {"network": network, "trainer": trainer}).attach(trainer)
+    ResumeFromLatestCheckpoint(tmp_path / "none", {"network": network}).attach(trainer)
     trainer.run()
     assert trainer.state.epoch == 1 and trainer.state.iteration == 3

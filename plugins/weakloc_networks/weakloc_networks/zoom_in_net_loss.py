@@ -58,6 +58,10 @@ class ZoomInNetLoss(nn.Module):
             raise ValueError(f"ZoomInNetLoss: phase must be 1, 2 or 3, got {phase!r}")
         self._phase = phase
 
+    def set_phase(self, phase: int) -> None:
+        """Switch the phase (what :class:`monai_weakloc.engines.phases.PhaseSchedule` calls)."""
+        self.phase = phase
+
     def _terms(self) -> list[tuple[str, float]]:
         if self._phase == 1:
             return [("y_m", 1.0)]

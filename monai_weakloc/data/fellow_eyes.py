@@ -1,0 +1,34 @@
+"""Fellow-eye inputs for methods that grade both eyes of a patient together."""
+
+from __future__ import annotations
+
+import logging
+
+__all__ = ["pair_fellow_eyes"]
+
+logger = logging.getLogger(__name__)
+
+
+def pair_fellow_eyes(records: list[dict], key: str = "fellow") -> list[dict]:
+    """Copy each record with ``key`` set to its fellow eye's image.
+
+    Args:
+        records: records with ``image`` and ``eye_pair`` (as :func:`monai_weakloc.data.read_eyepacs` gives).
+        key: the key to set.
+
+    Returns:
+        new records; where the fellow eye is missing (``eye_pair`` absent or ``None``) the image stands in
+        for it, which is logged once with the number of such images.
+    """
+    paired = []
+    missing = []
+    for record in records:
+        fellow = record.get("eye_pair")
+        if fellow is None:
+            missing.append(record.get("id", record["image"]))
+        paired.append({**record, key: fellow if fellow is not None else record["image"]})
+    if missing:
+        logger.warning(
+            "%d image(s) have no fellow eye and stand in for it themselves (first: %s)", len(missing), missing[0]
+        )
+    return paired

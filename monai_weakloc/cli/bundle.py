@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -73,3 +76,54 @@ def bundle_info(name: str, bundle_dirs: tuple[Path, ...]) -> None:
     train = info.path / "configs" / "train.json"
     if train.is_file():
         click.echo(f"train: python -m monai.bundle run training --config_file {train}")
+
+
+STAGE_CONFIGS = {"train": "train.json", "infer": "inference.json", "evaluate": "evaluate.json"}
+
+
+@bundle.command("run")
+@click.argument("name")
+@click.option("--stage", "stages", multiple=True, type=click.Choice(list(STAGE_CONFIGS)),
+              help="Stage to run (repeatable, in the order given); default: train, infer, evaluate.")
+@click.option("--quick", is_flag=True, help="Compose the bundle's quick.json: tiny widths, images and epochs.")
+@click.option("--override", "overrides", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Another override config composed last (repeatable).")
+@click.option("--bundle-root", type=click.Path(file_okay=False, path_type=Path),
+              help="Where models/ and outputs/ go (default: the bundle folder).")
+@click.option("--arg", "args", multiple=True, metavar="ID=VALUE",
+              help="Override one config id, as python -m monai.bundle takes it (repeatable).")
+@bundle_dir_option
+def run_bundle(name: str, stages: tuple[str, ...], quick: bool, overrides: tuple[Path, ...], bundle_root: Path | None,
+               args: tuple[str, ...], bundle_dirs: tuple[Path, ...]) -> None:
+    """Run bundle NAME's stages with `python -m monai.bundle run`, composing its configs.
+
+    Each stage is the command a user would type, e.g. for train with --quick:
+    python -m monai.bundle run training --config_file "['<b>/configs/train.json','<b>/configs/quick.json']".
+    """
+    try:
+        info = find_bundle(name, list(bundle_dirs))
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    configs = info.path / "configs"
+    extra = [configs / "quick.json"] if quick else []
+    extra += [Path(p).resolve() for p in overrides]
+    command_args: list[str] = []
+    if bundle_root is not None:
+        command_args += ["--bundle_root", str(bundle_root)]
+    for item in args:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not ID=VALUE", param_hint="--arg")
+        command_args += [f"--{key}", value]
+    for stage in stages or tuple(STAGE_CONFIGS):
+        files = [configs / "train.json"] + ([configs / STAGE_CONFIGS[stage]] if stage != "train" else []) + extra
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise click.ClickException(f"bundle {name}: missing config file(s) {', '.join(missing)}")
+        config_list = "[" + ",".join(f"'{f}'" for f in files) + "]"
+        command = [sys.executable, "-m", "monai.bundle", "run"] + (["training"] if stage == "train" else [])
+        command += ["--config_file", config_list, *command_args]
+        click.echo(f"[{stage}] {' '.join(shlex.quote(part) for part in command)}", err=True)
+        result = subprocess.run(command)
+        if result.returncode != 0:
+            raise click.ClickException(f"bundle {name}: stage {stage} failed with exit code {result.returncode}")

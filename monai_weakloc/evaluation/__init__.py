@@ -6,6 +6,7 @@ Each ``evaluate_*`` function reads truth and predictions, computes the metrics w
 
 from __future__ import annotations
 
+from monai_weakloc.evaluation.bundle_outputs import evaluate_bundle_outputs
 from monai_weakloc.evaluation.boxes import evaluate_boxes, random_boxes_like
 from monai_weakloc.evaluation.grades import evaluate_grades
 from monai_weakloc.evaluation.labels import evaluate_labels
@@ -16,6 +17,7 @@ from monai_weakloc.evaluation.tables import image_id
 
 __all__ = [
     "evaluate_boxes",
+    "evaluate_bundle_outputs",
     "evaluate_grades",
     "evaluate_labels",
     "evaluate_masks",

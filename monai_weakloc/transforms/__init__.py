@@ -6,6 +6,7 @@ from monai_weakloc.transforms.border_crop import CROP_BOX_META_KEY, FundusBorder
 from monai_weakloc.transforms.intensity_stretch import PercentileStretch, PercentileStretchd
 from monai_weakloc.transforms.load_2d import (
     LOAD_MODES,
+    ORIGINAL_CHANNELS_META_KEY,
     ORIGINAL_SIZE_META_KEY,
     SUPPORTED_SUFFIXES,
     LoadImage2D,
@@ -22,6 +23,7 @@ from monai_weakloc.transforms.mean_image import (
 __all__ = [
     "CROP_BOX_META_KEY",
     "LOAD_MODES",
+    "ORIGINAL_CHANNELS_META_KEY",
     "ORIGINAL_SIZE_META_KEY",
     "SUPPORTED_SUFFIXES",
     "FundusBorderCrop",

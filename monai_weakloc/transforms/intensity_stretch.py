@@ -70,7 +70,9 @@ class PercentileStretch(ScaleIntensityRangePercentiles):
             float32 image of the same shape and type; a ``MetaTensor`` keeps its meta.
         """
         stretched = super().__call__(img)
-        return convert_to_dst_type(stretched, dst=img, dtype=np.float32)[0] if isinstance(img, np.ndarray) else stretched
+        if isinstance(img, np.ndarray):
+            return convert_to_dst_type(stretched, dst=img, dtype=np.float32)[0]
+        return stretched
 
 
 class PercentileStretchd(MapTransform):

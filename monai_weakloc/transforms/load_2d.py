@@ -7,14 +7,17 @@ formats the public datasets come in, since each reader has its own axis order:
   PNM reader, so PGM files such as MIAS's go through PIL too). Palette, bilevel and CMYK images are
   converted to L/RGB(A) first, since their raw arrays are indices, not intensities.
 - DICOM goes through ``PydicomReader(swap_ij=False)`` (rows, columns); ``MONOCHROME1`` images (low
-  values shown white) are inverted, ``x -> min + max - x``, so they look as a viewer shows them.
+  values shown white) are inverted so that they look as a viewer shows them (see
+  :meth:`LoadImage2D.dicom_to_display`).
 - NIfTI goes through ``NibabelReader``; its data array is indexed (i, j) = (x, y), the order ITK and
   SimpleITK write a (H, W) array in, so the loader transposes it to (H, W) (and swaps the affine's first
   two columns to match). The affine's flips are not applied.
 
 ``mode`` then sets the channels: ``"rgb"`` gives 3 (alpha dropped, gray repeated), ``"gray"`` gives 1
 (luminance ``0.299 R + 0.587 G + 0.114 B``, as PIL's ``convert("L")``), ``"keep"`` keeps what the file
-holds. The result's meta gains ``original_size`` (H, W) and ``original_channels`` (channels in the file).
+holds. Intensities stay as stored (0-255 for 8-bit files, 0-65535 for 16-bit ones). The result's meta
+gains ``original_size`` (H, W) and ``original_channels`` (channels in the file). MONAI's own
+``spatial_shape`` keeps each reader's order (PIL's is (W, H)), so read the size from ``original_size``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ from monai.transforms import LoadImage, MapTransform, Transform
 from monai.utils import ensure_tuple_rep
 from PIL import Image
 
-__all__ = ["LoadImage2D", "LoadImage2Dd", "LOAD_MODES", "SUPPORTED_SUFFIXES", "ORIGINAL_SIZE_META_KEY"]
+__all__ = [
+    "LoadImage2D",
+    "LoadImage2Dd",
+    "LOAD_MODES",
+    "SUPPORTED_SUFFIXES",
+    "ORIGINAL_SIZE_META_KEY",
+    "ORIGINAL_CHANNELS_META_KEY",
+]
 
 LOAD_MODES = ("rgb", "gray", "keep")
 PIL_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm", ".pnm")
@@ -47,7 +57,15 @@ DICOM_BITS_STORED_TAG = "00280101"
 DICOM_PIXEL_REPRESENTATION_TAG = "00280103"
 DICOM_RESCALE_TAGS = ("00281052", "00281053")
 DICOM_TAG_KEY = re.compile(r"^[0-9A-Fa-f]{8}$")
-PIL_MODE_CONVERSIONS = {"1": "L", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB", "RGBX": "RGB", "RGBa": "RGBA", "La": "LA"}
+PIL_MODE_CONVERSIONS = {
+    "1": "L",
+    "PA": "RGBA",
+    "CMYK": "RGB",
+    "YCbCr": "RGB",
+    "RGBX": "RGB",
+    "RGBa": "RGBA",
+    "La": "LA",
+}
 
 
 def pil_to_intensity_mode(image: Image.Image) -> Image.Image:

@@ -111,7 +111,8 @@ class SubtractMeanImage(Transform):
         mean_channels = self.mean_image.shape[0]
         if mean_channels not in (1, img.shape[0]):
             raise ValueError(
-                f"SubtractMeanImage: {image_source(img)} has {img.shape[0]} channels, the mean image has {mean_channels}"
+                f"SubtractMeanImage: {image_source(img)} has {img.shape[0]} channels, "
+                f"the mean image has {mean_channels}"
             )
         img_t = convert_to_tensor(img, dtype=torch.float32, track_meta=False)
         subtracted = img_t - self.mean_for(tuple(img.shape[1:])).to(img_t.device)

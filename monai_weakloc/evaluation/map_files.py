@@ -5,10 +5,9 @@ Files are found by image id (the file name without its suffix, see
 
 - PNG, TIFF, JPEG, BMP: read by :class:`~monai_weakloc.transforms.load_2d.LoadImage2D` (MONAI's
   ``PILReader`` without axis reversal), array row y = image row y;
-- NIfTI (``.nii``, ``.nii.gz``): read with nibabel in the convention of
-  :func:`~monai_weakloc.report.heatmap_nifti.write_heatmap_nifti`, which the bundles write heatmaps with:
-  data array ``[y, x]`` is row y, column x (``LoadImage2D`` would transpose such a file, since it expects
-  the ITK (x, y) order of dataset volumes);
+- NIfTI (``.nii``, ``.nii.gz``): read with nibabel in the NIfTI/ITK order that
+  :func:`~monai_weakloc.report.heatmap_nifti.write_heatmap_nifti` writes (data array ``[x, y]``), and
+  transposed to rows first;
 - ``.npy``: a NumPy (H, W) array.
 """
 
@@ -103,6 +102,7 @@ def _read_channels(path: Path) -> np.ndarray:
         array = np.asarray(nib.load(path).dataobj)
         while array.ndim > 2 and array.shape[-1] == 1:
             array = array[..., 0]
+        array = array.T
     else:
         array = np.asarray(_image_loader()(path))
         return array.astype(np.float64)

@@ -8,6 +8,7 @@ import torch
 from monai.data import PILReader
 from monai.transforms import LoadImage
 
+from monai_weakloc.transforms import LoadImage2D
 from monai_weakloc.report import heatmap_to_uint8, restore_heatmap_geometry, write_heatmap_nifti, write_heatmap_png
 
 
@@ -74,11 +75,13 @@ def test_nifti_keeps_rows_and_columns(tmp_path):
     path = write_heatmap_nifti(_marked_heatmap(), tmp_path / "maps" / "a.nii.gz")
     image = nib.load(str(path))
     data = image.get_fdata()
-    assert data.shape == (12, 20)
-    assert data[3, 15] == pytest.approx(1.0) and data.sum() == pytest.approx(1.0)
+    assert data.shape == (20, 12)  # NIfTI/ITK order: [x, y]
+    assert data[15, 3] == pytest.approx(1.0) and data.sum() == pytest.approx(1.0)
     assert np.allclose(image.affine, np.eye(4))
     loaded = LoadImage(image_only=True)(str(path))
-    assert tuple(loaded.shape) == (12, 20) and float(loaded[3, 15]) == pytest.approx(1.0)
+    assert tuple(loaded.shape) == (20, 12) and float(loaded[15, 3]) == pytest.approx(1.0)
+    rows_first = LoadImage2D(mode="keep")(path)
+    assert tuple(rows_first.shape) == (1, 12, 20) and float(rows_first[0, 3, 15]) == pytest.approx(1.0)
 
 
 def test_nifti_in_original_geometry_with_crop_and_spacing(tmp_path):
@@ -86,7 +89,7 @@ def test_nifti_in_original_geometry_with_crop_and_spacing(tmp_path):
     path = write_heatmap_nifti(heatmap, tmp_path / "b.nii", original_size=(30, 50), crop_box=(10, 5, 30, 25),
                                pixel_spacing=(0.5, 0.25))
     image = nib.load(str(path))
-    data = image.get_fdata()
+    data = image.get_fdata().T
     assert data.shape == (30, 50)
     assert data[5:25, 10:30].min() == pytest.approx(1.0) and data.sum() == pytest.approx(400.0)
-    assert np.allclose(np.diag(image.affine), [0.5, 0.25, 1.0, 1.0])
+    assert np.allclose(np.diag(image.affine), [0.25, 0.5, 1.0, 1.0])

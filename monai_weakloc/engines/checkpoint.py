@@ -1,8 +1,12 @@
 """Crash-safe checkpoints and resuming from the last one.
 
 MONAI's ``CheckpointSaver`` writes with ``DiskSaver(atomic=False)``, so a process killed while saving
-leaves a truncated file; :class:`AtomicCheckpointSaver` uses Ignite's ``Checkpoint`` with an atomic
-``DiskSaver`` (write to a temporary file, then rename). MONAI's ``CheckpointLoader`` needs a path that
+leaves a truncated file. Ignite's ``DiskSaver(atomic=True)`` writes to a ``tempfile.NamedTemporaryFile``
+first, but a kill leaves that truncated ``tmpXXXXXXXX`` file behind for good, and it asks
+``ignite.distributed`` for the rank, whose first call is a collective operation (a deadlock when only
+rank 0 saves). :class:`AtomicCheckpointSaver` therefore uses Ignite's ``Checkpoint`` with
+:class:`AtomicDiskSaver`: write ``.<name>.tmp``, flush it to disk, rename it; stale temporary files of a
+killed run are removed when the next run attaches. MONAI's ``CheckpointLoader`` needs a path that
 exists; :class:`ResumeFromLatestCheckpoint` finds the newest checkpoint of a folder, if any, and hands it
 to ``CheckpointLoader``. :class:`BestModelSaver` keeps the network of the best validation score as
 ``model.pt`` (a plain ``state_dict``, as in the MONAI model zoo), also written atomically, with the score
@@ -16,28 +20,33 @@ import logging
 import math
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ignite.engine import Engine, Events
-from ignite.handlers import Checkpoint, DiskSaver
+from ignite.handlers import Checkpoint
+from ignite.handlers.checkpoint import BaseSaveHandler
 from monai.handlers import CheckpointLoader
 
 __all__ = [
     "CHECKPOINT_PREFIX",
     "AtomicCheckpointSaver",
+    "AtomicDiskSaver",
     "BestModelSaver",
     "ResumeFromLatestCheckpoint",
     "atomic_torch_save",
     "latest_checkpoint",
+    "temporary_path",
 ]
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "checkpoint"
 _STEP = re.compile(rf"^{CHECKPOINT_PREFIX}_(\d+)\.pt$")
+_STALE_CHECKPOINT_GLOB = f".{CHECKPOINT_PREFIX}_*.pt.tmp"
 
 
 def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
@@ -52,8 +61,49 @@ def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
     return max(steps)[1] if steps else None
 
 
+def temporary_path(path: str | Path) -> Path:
+    """Where :func:`atomic_torch_save` writes ``path`` before renaming it: ``.<name>.tmp`` beside it (hidden)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp")
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to :func:`temporary_path`, flush it to disk, then rename: a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(path)
+    with open(tmp, "wb") as stream:
+        torch.save(obj, stream)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(tmp, path)
+
+
+class AtomicDiskSaver(BaseSaveHandler):
+    """Ignite save handler writing ``<dirname>/<filename>`` with :func:`atomic_torch_save`.
+
+    It saves in every process it runs in: under data-parallel training, attach the handler that uses it
+    on rank 0 only.
+
+    Args:
+        dirname: folder of the files, created if absent.
+    """
+
+    def __init__(self, dirname: str | Path) -> None:
+        self.dirname = Path(dirname)
+
+    def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        atomic_torch_save(checkpoint, self.dirname / filename)
+
+    def remove(self, filename: str) -> None:
+        (self.dirname / filename).unlink(missing_ok=True)
+
+
 class AtomicCheckpointSaver:
     """Save model, optimizer, scheduler and trainer state every ``save_every`` iterations and every epoch.
+
+    The save at the end of an epoch comes after the epoch-end handlers attached before this one (in a
+    bundle: the learning-rate scheduler, validation), so attach it after them.
 
     Args:
         save_dir: folder of the checkpoints, ``checkpoint_<iteration>.pt``.
@@ -62,6 +112,8 @@ class AtomicCheckpointSaver:
         n_saved: how many checkpoints to keep.
         engine_key: the engine this handler is attached to is saved under this key too (its epoch and
             iteration), so that a config need not refer to the trainer from the trainer's own handlers.
+
+    Under data-parallel training, attach it on rank 0 only: it saves in every process it runs in.
     """
 
     def __init__(self, save_dir: str | Path, save_dict: dict[str, Any], save_every: int = 0, n_saved: int = 2,
@@ -75,26 +127,28 @@ class AtomicCheckpointSaver:
         self.engine_key = engine_key
 
     def attach(self, engine: Engine) -> None:
-        """Attach to a trainer."""
+        """Attach to a trainer, removing the temporary files that a killed run left in ``save_dir``."""
+        for stale in self.save_dir.glob(_STALE_CHECKPOINT_GLOB):
+            logger.info("removing %s, the partial checkpoint of an interrupted run", stale)
+            stale.unlink()
         checkpoint = Checkpoint(
             {**self.save_dict, self.engine_key: engine},
-            DiskSaver(str(self.save_dir), require_empty=False, atomic=True),
+            AtomicDiskSaver(self.save_dir),
             filename_prefix=CHECKPOINT_PREFIX,
             filename_pattern="{filename_prefix}_{global_step}.{ext}",
             n_saved=self.n_saved,
             global_step_transform=lambda eng, _: eng.state.iteration,
         )
-        events = Events.EPOCH_COMPLETED
+        engine.add_event_handler(Events.EPOCH_COMPLETED, checkpoint)
         if self.save_every:
-            events = events | Events.ITERATION_COMPLETED(every=self.save_every)
-        engine.add_event_handler(events, self._save_once, checkpoint)
+            engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_every), self._save_within_epoch, checkpoint)
 
     @staticmethod
-    def _save_once(engine: Engine, checkpoint: Checkpoint) -> None:
-        # an iteration that ends an epoch fires both events: save it once
-        if checkpoint.last_checkpoint is not None and Path(checkpoint.last_checkpoint).name == f"{CHECKPOINT_PREFIX}_{engine.state.iteration}.pt":
-            return
-        checkpoint(engine)
+    def _save_within_epoch(engine: Engine, checkpoint: Checkpoint) -> None:
+        # the last iteration of an epoch is saved on EPOCH_COMPLETED instead, after the handlers of the epoch's
+        # end (learning-rate step, validation) have run, so that resuming from it does not repeat them
+        if engine.state.iteration % engine.state.epoch_length:
+            checkpoint(engine)
 
 
 class ResumeFromLatestCheckpoint:
@@ -132,15 +186,6 @@ class ResumeFromLatestCheckpoint:
         logger.info("resumed from %s at epoch %d, iteration %d", path, engine.state.epoch, engine.state.iteration)
 
 
-def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename: a kill never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 class BestModelSaver:
     """Save the network as ``<save_dir>/<filename>`` whenever the evaluator's metric improves.
 
@@ -172,7 +217,7 @@ class BestModelSaver:
             return
         self.best = value
         atomic_torch_save(self.network.state_dict(), self.path)
-        tmp = self.record.with_name(f".{self.record.name}.tmp")
+        tmp = temporary_path(self.record)
         tmp.write_text(json.dumps({"metric": self.metric_name, "value": value}))
         os.replace(tmp, self.record)
         logger.info("saved %s (%s = %.4f)", self.path, self.metric_name, value)

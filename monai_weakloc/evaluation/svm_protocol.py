@@ -294,10 +294,19 @@ def evaluate_messidor_protocol(
 ) -> dict[str, Any]:
     """Run :func:`messidor_protocol` and write ``messidor_metrics.json`` and ``messidor_roc.png`` to ``out_dir``.
 
-    Args: as :func:`messidor_protocol`, and ``out_dir`` (created if missing).
+    Args:
+        messidor_features: (N_m, K) grade probabilities of the Messidor images.
+        messidor_grades: (N_m,) their Messidor grades 0..3.
+        eyepacs_features: (N_e, K) grade probabilities of EyePACS images.
+        eyepacs_grades: (N_e,) their EyePACS grades 0..4.
+        out_dir: the output folder (created if missing).
+        num_folds: folds of the referable cross-validation.
+        seed: seed of the fold split.
+        specificity: where the sensitivities are read.
+        svm_options: further ``sklearn.svm.SVC`` arguments.
 
     Returns:
-        The metrics written (NaN is written as ``null``).
+        The metrics written (see :func:`messidor_protocol`; NaN is written as ``null``).
     """
     metrics, curves = messidor_protocol(
         messidor_features, messidor_grades, eyepacs_features, eyepacs_grades, num_folds, seed, specificity, svm_options

@@ -1,0 +1,176 @@
+"""Ensembles of trained networks: mean probabilities and mean heatmaps of several checkpoints.
+
+Zoom-in-Net's best EyePACS result averages the probabilities of three trained models. Two ways to get
+such an average:
+
+- in one run, with MONAI's ``monai.engines.EnsembleEvaluator``: :func:`networks_from_checkpoints` builds
+  one network per checkpoint, the evaluator stores each network's output under ``pred_0``, ``pred_1``,
+  ...; its ``postprocessing`` :class:`MeanLocalizationEnsembled` turns each output into a
+  :class:`~monai_weakloc.engines.localization_outputs.LocalizationBatch` and averages them with MONAI's
+  ``MeanEnsemble``, so that the usual ``LocalizationOutputWriter`` writes the ensemble's files;
+- from the ``predictions.csv`` files of separate inference runs, with :func:`average_prediction_files`.
+
+MONAI's ``MeanEnsembled`` averages tensors stored under keys; a localizer's output is a structure
+(probabilities, maps, boxes), hence the dictionary transform here, which applies ``MeanEnsemble`` to each
+part that can be averaged.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai.config import KeysCollection
+from monai.transforms import MapTransform, MeanEnsemble
+from monai.utils import CommonKeys
+from torch import nn
+
+from monai_weakloc.engines.localization_outputs import LocalizationBatch
+from monai_weakloc.evaluation.tables import read_grade_table
+
+__all__ = ["MeanLocalizationEnsembled", "average_prediction_files", "networks_from_checkpoints"]
+
+
+def networks_from_checkpoints(
+    network: nn.Module, checkpoints: Sequence[str | Path], map_location: str | torch.device = "cpu"
+) -> list[nn.Module]:
+    """One copy of ``network`` per checkpoint, each holding that checkpoint's weights.
+
+    Args:
+        network: the architecture (its own weights are left untouched; each copy is a ``copy.deepcopy``).
+        checkpoints: files holding a plain ``state_dict`` of ``network`` (a bundle's ``model.pt``).
+        map_location: device the weights are loaded to and the copies moved to.
+
+    Returns:
+        the networks, in checkpoint order, in eval mode.
+
+    Raises:
+        ValueError: when ``checkpoints`` is empty, or a file does not hold a state dict that fits
+            ``network`` (the message names the file).
+        FileNotFoundError: when a checkpoint file does not exist.
+    """
+    if isinstance(checkpoints, (str, Path)) or not checkpoints:
+        raise ValueError(f"checkpoints must be a non-empty list of model files, got {checkpoints!r}")
+    networks = []
+    for path in checkpoints:
+        file = Path(path)
+        if not file.is_file():
+            raise FileNotFoundError(f"ensemble checkpoint not found: {file}")
+        state = torch.load(file, map_location=map_location, weights_only=True)
+        if not isinstance(state, dict):
+            raise ValueError(f"{file}: expected a state_dict (a dict of tensors), got a {type(state).__name__}")
+        member = copy.deepcopy(network)
+        try:
+            member.load_state_dict(state)
+        except RuntimeError as error:
+            raise ValueError(f"{file}: the weights do not fit the network: {error}") from error
+        networks.append(member.to(map_location).eval())
+    return networks
+
+
+class MeanLocalizationEnsembled(MapTransform):
+    """Average the localization results of several networks' outputs, stored under ``keys``.
+
+    For ``monai.engines.EnsembleEvaluator(..., decollate=False, postprocessing=...)``: each ``data[key]`` is
+    one network's output for the batch; ``extract`` turns it into a :class:`LocalizationBatch`, and the
+    result under ``output_key`` is a :class:`LocalizationBatch` holding
+
+    - ``probabilities``: the (weighted) mean of the members' (B, K) probabilities;
+    - ``heatmaps``: the (weighted) mean of the members' (B, M, h, w) heatmaps (same shape required);
+    - ``boxes`` and ``box_scores``: the first member's. Boxes of different networks cannot be averaged;
+      with ``box_scores=None`` the output writer scores them on the mean heatmaps.
+
+    Args:
+        keys: the keys of the members' outputs (``pred_0``, ``pred_1``, ... for ``EnsembleEvaluator``).
+        extract: ``extract(output)`` -> :class:`LocalizationBatch` for one member's output.
+        output_key: where the mean goes (``pred``: where ``LocalizationOutputWriter`` reads it).
+        weights: one weight per member (see ``monai.transforms.MeanEnsemble``); ``None`` is the plain mean.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        extract: Callable[[Any], LocalizationBatch],
+        output_key: str = CommonKeys.PRED,
+        weights: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(keys)
+        if weights is not None and len(weights) != len(self.keys):
+            raise ValueError(f"weights must give one weight per key: {len(weights)} weights for keys {self.keys}")
+        self.extract = extract
+        self.output_key = output_key
+        self.mean = MeanEnsemble(weights=weights)
+
+    def __call__(self, data: dict) -> dict:
+        missing = [key for key in self.keys if key not in data]
+        if missing:
+            raise ValueError(f"MeanLocalizationEnsembled: no member output under {missing}; found keys {sorted(data)}")
+        members = [self.extract(data[key]) for key in self.keys]
+        shapes = {tuple(member.heatmaps.shape) for member in members}
+        if len(shapes) != 1:
+            raise ValueError(f"MeanLocalizationEnsembled: members' heatmaps differ in shape: {sorted(shapes)} (keys {self.keys})")
+        first = members[0]
+        result = dict(data)
+        result[self.output_key] = LocalizationBatch(
+            probabilities=self.mean([member.probabilities.float() for member in members]),
+            heatmaps=self.mean([member.heatmaps.float() for member in members]),
+            boxes=first.boxes,
+            box_scores=first.box_scores,
+        )
+        return result
+
+
+def average_prediction_files(paths: Sequence[str | Path], out_csv: str | Path, label_column: str = "level") -> Path:
+    """Average the grade probabilities of several ``predictions.csv`` files into one.
+
+    Args:
+        paths: CSV files ``image,level,prob_0..prob_{K-1}`` (as inference writes), each with the same
+            images and the same K.
+        out_csv: the CSV to write: ``image,<label_column>,prob_0..``, the label being the arg-max of the
+            mean probabilities, images in the first file's order (written atomically).
+        label_column: name of the predicted-label column.
+
+    Returns:
+        the path written.
+
+    Raises:
+        ValueError: naming the file, when there is no file, a file has no probability columns, another
+            number of them, or other images than the first file.
+        FileNotFoundError: when a file does not exist.
+    """
+    if isinstance(paths, (str, Path)) or not paths:
+        raise ValueError(f"paths must be a non-empty list of predictions.csv files, got {paths!r}")
+    tables = [read_grade_table(path, "prediction") for path in paths]
+    first = tables[0]
+    for table in tables:
+        if table.probabilities is None:
+            raise ValueError(f"{table.path}: no probability columns prob_0..prob_K-1 to average")
+        if table.probabilities.shape[1] != first.probabilities.shape[1]:
+            raise ValueError(
+                f"{table.path}: {table.probabilities.shape[1]} probability columns but {first.path} has "
+                f"{first.probabilities.shape[1]}"
+            )
+        if sorted(table.ids) != sorted(first.ids):
+            differing = sorted(set(table.ids) ^ set(first.ids))[:5]
+            raise ValueError(f"{table.path}: its images differ from those of {first.path}, e.g. {differing}")
+    aligned = []
+    for table in tables:
+        position = {identifier: index for index, identifier in enumerate(table.ids)}
+        aligned.append(torch.as_tensor(table.probabilities[[position[identifier] for identifier in first.ids]]))
+    mean = MeanEnsemble()(aligned).numpy()
+    output = Path(out_csv)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", label_column, *[f"prob_{k}" for k in range(mean.shape[1])]])
+        for identifier, row in zip(first.ids, mean):
+            writer.writerow([identifier, int(np.argmax(row)), *[f"{value:.6f}" for value in row]])
+    os.replace(tmp, output)
+    return output

@@ -114,7 +114,9 @@ class MeanLocalizationEnsembled(MapTransform):
         members = [self.extract(data[key]) for key in self.keys]
         shapes = {tuple(member.heatmaps.shape) for member in members}
         if len(shapes) != 1:
-            raise ValueError(f"MeanLocalizationEnsembled: members' heatmaps differ in shape: {sorted(shapes)} (keys {self.keys})")
+            raise ValueError(
+                f"MeanLocalizationEnsembled: members' heatmaps differ in shape: {sorted(shapes)} (keys {self.keys})"
+            )
         first = members[0]
         result = dict(data)
         result[self.output_key] = LocalizationBatch(

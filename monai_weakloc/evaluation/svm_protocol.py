@@ -262,7 +262,13 @@ def messidor_protocol(
         messidor_features, messidor_grades, REFERABLE_MIN_GRADE, num_folds, seed, specificity, svm_options
     )
     normal, normal_curve = transfer_binary_task(
-        eyepacs_features, eyepacs_grades, messidor_features, messidor_grades, ABNORMAL_MIN_GRADE, specificity, svm_options
+        eyepacs_features,
+        eyepacs_grades,
+        messidor_features,
+        messidor_grades,
+        ABNORMAL_MIN_GRADE,
+        specificity,
+        svm_options,
     )
     referable = {
         "protocol": f"RBF SVM, {num_folds}-fold stratified cross-validation on Messidor",

@@ -101,7 +101,8 @@ def discover_lesion_clusters(
     for cluster_id, cluster in clusters.items():
         for member in cluster:
             x0, y0, x1, y1 = member.box
-            box = input_boxes_to_original(np.array([[x0, y0, x1 - x0, y1 - y0]]), input_size, crop_boxes[member.image_index])[0]
+            input_box = np.array([[x0, y0, x1 - x0, y1 - y0]])
+            box = input_boxes_to_original(input_box, input_size, crop_boxes[member.image_index])[0]
             members.setdefault(cluster_id, []).append(
                 {
                     "image": str(image_ids[member.image_index]),

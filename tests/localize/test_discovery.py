@@ -19,7 +19,9 @@ from monai_weakloc.localize.discovery import (
 
 TYPE_A, TYPE_B = torch.tensor([5.0, 5.0, 0.0, 0.0]), torch.tensor([0.0, 0.0, 5.0, 5.0])
 # (image, grid y, grid x, kind): one hot spot per image and attention channel
-HOT_SPOTS = [(0, 1, 1, TYPE_A), (0, 6, 2, TYPE_B), (1, 3, 4, TYPE_A), (1, 0, 6, TYPE_B), (2, 5, 5, TYPE_A), (2, 2, 7, TYPE_B)]
+HOT_SPOTS = [
+    (0, 1, 1, TYPE_A), (0, 6, 2, TYPE_B), (1, 3, 4, TYPE_A), (1, 0, 6, TYPE_B), (2, 5, 5, TYPE_A), (2, 2, 7, TYPE_B)
+]
 
 
 def _planted(batch: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,7 +63,9 @@ def test_planted_lesion_kinds_form_two_clusters_with_boxes_in_original_pixels(tm
 def test_mismatched_ids_are_rejected(tmp_path):
     features, attention = _planted()
     with pytest.raises(ValueError, match="2 image ids"):
-        discover_lesion_clusters(features, attention, torch.zeros(3, 3, 64, 64), ["a", "b"], [(0, 0, 64, 64)] * 3, tmp_path)
+        discover_lesion_clusters(
+            features, attention, torch.zeros(3, 3, 64, 64), ["a", "b"], [(0, 0, 64, 64)] * 3, tmp_path
+        )
 
 
 class _PlantedMaps(nn.Module):
@@ -78,7 +82,8 @@ class _PlantedMaps(nn.Module):
 
 def test_writer_clusters_every_batch_of_an_evaluator(tmp_path):
     def batch(indices: list[int], ids: list[str], sizes: list[int]) -> dict:
-        image = MetaTensor(torch.tensor(indices, dtype=torch.float32)[:, None, None, None].expand(-1, 3, 64, 64).clone())
+        first_pixels = torch.tensor(indices, dtype=torch.float32)[:, None, None, None]
+        image = MetaTensor(first_pixels.expand(-1, 3, 64, 64).clone())
         image.meta["original_size"] = torch.tensor([[size, size] for size in sizes])
         image.meta["crop_box"] = torch.tensor([[0, 0, size, size] for size in sizes])
         return {"image": image, "label": torch.zeros(len(ids)), "id": ids}
@@ -91,7 +96,11 @@ def test_writer_clusters_every_batch_of_an_evaluator(tmp_path):
         affinity_options={"damping": 0.7},
     )
     evaluator = SupervisedEvaluator(
-        device=torch.device("cpu"), val_data_loader=loader, network=_PlantedMaps(), decollate=False, val_handlers=[writer]
+        device=torch.device("cpu"),
+        val_data_loader=loader,
+        network=_PlantedMaps(),
+        decollate=False,
+        val_handlers=[writer],
     )
     evaluator.run()
     written = json.loads((tmp_path / LESION_CLUSTERS_JSON).read_text())
@@ -109,7 +118,11 @@ def test_writer_names_a_batch_image_without_meta_data(tmp_path):
     writer = LesionClusterWriter(tmp_path, maps=lambda engine: (torch.zeros(1, 4, 8, 8), torch.zeros(1, 2, 8, 8)))
     loader = [{"image": torch.zeros(1, 3, 64, 64), "label": torch.zeros(1), "id": ["a"]}]
     evaluator = SupervisedEvaluator(
-        device=torch.device("cpu"), val_data_loader=loader, network=nn.Identity(), decollate=False, val_handlers=[writer]
+        device=torch.device("cpu"),
+        val_data_loader=loader,
+        network=nn.Identity(),
+        decollate=False,
+        val_handlers=[writer],
     )
     with pytest.raises(TypeError, match="batch\\['image'\\] must be a MetaTensor"):
         evaluator.run()

@@ -35,7 +35,8 @@ TINY = {
 
 def _config_files(*configs: str, override: Path) -> list[str]:
     """``train.json``, ``configs``, ``quick.json`` and the tiny override, in that order."""
-    return [str(CONFIGS / "train.json"), *(str(CONFIGS / name) for name in configs), str(CONFIGS / "quick.json"), str(override)]
+    middle = [str(CONFIGS / name) for name in configs]
+    return [str(CONFIGS / "train.json"), *middle, str(CONFIGS / "quick.json"), str(override)]
 
 
 @dataclass
@@ -130,9 +131,12 @@ def test_ensemble_of_one_checkpoint_twice_equals_the_single_model(bundle, capsys
     single = bundle.root / "single"
     bundle.run("inference.json", output_dir=str(single))
     model = str(bundle.root / "models" / "model.pt")
-    bundle.run("inference.json", "ensemble.json", output_dir=str(bundle.root / "twice"), ensemble_checkpoints=[model, model])
+    bundle.run(
+        "inference.json", "ensemble.json", output_dir=str(bundle.root / "twice"), ensemble_checkpoints=[model, model]
+    )
     ensemble = bundle.root / "twice" / "ensemble"
-    assert f"the mean of 2 models: predictions, boxes, heatmaps and overlays are in {ensemble}" in capsys.readouterr().out
+    message = f"the mean of 2 models: predictions, boxes, heatmaps and overlays are in {ensemble}"
+    assert message in capsys.readouterr().out
     expected, averaged = _predictions(single / "predictions.csv"), _predictions(ensemble / "predictions.csv")
     assert sorted(averaged) == sorted(expected) and len(expected) > 0
     for image_id, probabilities in expected.items():

@@ -56,5 +56,5 @@ def spatial_softmax(maps: torch.Tensor) -> torch.Tensor:
         (B, K, *spatial) attention weights.
     """
     if maps.ndim < 3:
-        raise ValueError(f"maps must have shape (B, K, *spatial), got {tuple(maps.shape)}")
+        raise ValueError(f"maps must have shape (B, K, *spatial), got {list(maps.shape)}")
     return torch.softmax(maps.flatten(2), dim=2).reshape(maps.shape)

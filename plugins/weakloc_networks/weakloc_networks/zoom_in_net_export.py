@@ -14,42 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from weakloc_networks.zoom_in_a_net import ANet
 from weakloc_networks.zoom_in_net import ZoomInNet
 
 __all__ = ["ZoomInNetGrader"]
 
 C_NET_PREFIX = "c_net."
-
-
-class _GatedAttentionLogits(nn.Module):
-    """The A-Net logits y_A in a TorchScript-able form, on the A-Net's own layers.
-
-    :meth:`ANet.forward` cannot be scripted (the input check of
-    :func:`monai_weakloc.localize.spatial_softmax` uses ``tuple(shape)``, which TorchScript rejects), and
-    scripting compiles every sub-module's ``forward``; so this module holds the A-Net's ``score`` and
-    ``attention`` layers under the same names (the state-dict keys stay ``a_net.score.*``,
-    ``a_net.attention.*``) and computes y_A = sum over space of S * softmax_space(attention logits).
-
-    Args:
-        a_net: the A-Net whose layers (and weights) to use; they are shared, not copied.
-    """
-
-    def __init__(self, a_net: ANet) -> None:
-        super().__init__()
-        self.score = a_net.score
-        self.attention = a_net.attention
-
-    def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
-        """Args:
-            feature_map: M, (B, C, h, w).
-
-        Returns:
-            y_A, (B, K).
-        """
-        attention_logits = self.attention(feature_map)
-        attention = torch.softmax(attention_logits.flatten(2), dim=2).reshape(attention_logits.shape)
-        return (self.score(feature_map) * attention).sum(dim=(2, 3))
 
 
 class ZoomInNetGrader(nn.Module):
@@ -77,7 +46,7 @@ class ZoomInNetGrader(nn.Module):
             raise TypeError(f"ZoomInNetGrader: zoom_in_net must be a ZoomInNet, got {type(zoom_in_net).__name__}")
         self.paired_eyes = zoom_in_net.paired_eyes
         self.m_net = zoom_in_net.m_net
-        self.a_net = _GatedAttentionLogits(zoom_in_net.a_net)
+        self.a_net = zoom_in_net.a_net
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Args:
@@ -90,7 +59,7 @@ class ZoomInNetGrader(nn.Module):
         feature_map = self.m_net.features(image)
         fellow_feature_map = feature_map if self.paired_eyes else None
         y_m = self.m_net.classify(self.m_net.embed(feature_map, fellow_feature_map))
-        y_a = self.a_net(feature_map)
+        y_a = self.a_net(feature_map)["y_a"]
         return torch.stack([torch.softmax(y_m, dim=1), torch.softmax(y_a, dim=1)]).mean(dim=0)
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:

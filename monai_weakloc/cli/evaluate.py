@@ -20,6 +20,7 @@ from monai_weakloc.evaluation import (
     evaluate_grades,
     evaluate_labels,
     evaluate_masks,
+    evaluate_pointing,
     read_image_sizes,
 )
 from monai_weakloc.evaluation.tables import read_box_table
@@ -69,7 +70,7 @@ def mean_accuracy_at(overlap_table: dict[str, Any], threshold: float) -> float:
 
 @click.group()
 def evaluate() -> None:
-    """Evaluate saved predictions: grades, lesion boxes and heatmaps, segmentation maps, multi-label scores."""
+    """Evaluate saved predictions: grades, boxes and heatmaps, segmentation maps, multi-label scores, pointing."""
 
 
 @evaluate.command()
@@ -262,3 +263,56 @@ def labels(truth: Path, pred: Path, out_dir: Path) -> None:
     rows += [(f"AUC {label}", auc) for label, auc in metrics["auc_per_label"].items()]
     rows.append(("mean AUC", metrics["auc_mean"]))
     echo_table(rows, out_dir)
+
+
+@evaluate.command()
+@click.option(
+    "--truth", required=True, type=CSV_FILE, help="Truth lesion boxes CSV: image,label,x,y,w,h (images are positive)."
+)
+@click.option(
+    "--pred",
+    required=True,
+    type=CSV_FILE,
+    help="Prediction CSV of every image: image,prob or image,level,prob_0,prob_1 (images without boxes are negative).",
+)
+@click.option(
+    "--heatmaps",
+    required=True,
+    type=DIRECTORY,
+    help="Folder of positive-class heatmaps <image>.png or <image>_<name>.png/.nii.gz/.npy (summed).",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0.0),
+    default=16.0,
+    show_default=True,
+    help="Enlargement of the truth boxes in pixels.",
+)
+@click.option(
+    "--images",
+    type=DIRECTORY,
+    default=None,
+    help="Image folder, to read image sizes (headers only) and upsample the heatmaps bilinearly to them.",
+)
+@click.option("--out", "out_dir", required=True, type=DIRECTORY, help="Folder for metrics.json and the plot.")
+def pointing(truth: Path, pred: Path, heatmaps: Path, tolerance: float, images: Path | None, out_dir: Path) -> None:
+    """STL localization AP and pointing accuracy: does each positive's heatmap peak in a truth box?"""
+    with input_errors_as_click_errors():
+        image_sizes = None
+        if images is not None:
+            image_sizes = read_image_sizes(images, read_box_table(truth, "truth").boxes)
+        metrics = evaluate_pointing(
+            truth, pred, heatmaps, out_dir=out_dir, tolerance=tolerance, image_sizes=image_sizes
+        )
+    echo_table(
+        [
+            ("images", metrics["num_images"]),
+            ("positive images", metrics["num_positive_images"]),
+            ("negative images", metrics["num_negative_images"]),
+            ("correct points", metrics["num_correct_points"]),
+            ("tolerance (px)", f"{metrics['tolerance']:g}"),
+            ("localization AP", metrics["localization_ap"]),
+            ("pointing accuracy", metrics["pointing_accuracy"]),
+        ],
+        out_dir,
+    )

@@ -1,4 +1,5 @@
-"""Evaluation of predictions saved as files: grades, lesion boxes and heatmaps, segmentation maps, multi-label scores.
+"""Evaluation of predictions saved as files: grades, lesion boxes and heatmaps, segmentation maps, multi-label scores,
+and where positive-class heatmaps point (STL localization AP).
 
 Each ``evaluate_*`` function reads truth and predictions, computes the metrics with the functions of the
 ``weakloc_metrics`` plugin, returns them as a dict and, given ``out_dir``, writes ``metrics.json`` and plots.
@@ -12,6 +13,7 @@ from monai_weakloc.evaluation.grades import evaluate_grades
 from monai_weakloc.evaluation.labels import evaluate_labels
 from monai_weakloc.evaluation.map_files import read_image_sizes
 from monai_weakloc.evaluation.masks import evaluate_masks
+from monai_weakloc.evaluation.pointing import evaluate_pointing
 from monai_weakloc.evaluation.results import write_metrics_json
 from monai_weakloc.evaluation.tables import image_id
 
@@ -21,6 +23,7 @@ __all__ = [
     "evaluate_grades",
     "evaluate_labels",
     "evaluate_masks",
+    "evaluate_pointing",
     "image_id",
     "random_boxes_like",
     "read_image_sizes",

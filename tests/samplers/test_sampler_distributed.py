@@ -61,7 +61,7 @@ def run_rank(rank: int, init_file: str, out_dir: str) -> None:
 
 def test_two_ranks_agree_on_scores_and_split_each_draw(tmp_path):
     mp.start_processes(
-        run_rank, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD_SIZE, join=True, start_method="fork"
+        run_rank, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD_SIZE, join=True, start_method="spawn"
     )
     results = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(WORLD_SIZE)]
 

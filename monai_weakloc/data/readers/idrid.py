@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monai_weakloc.data.readers.checks import IdRegistry, parse_int, problem_log_for
+from monai_weakloc.data.readers.checks import IdRegistry, problem_log_for
 from monai_weakloc.data.readers.files import absolute_root, index_files
+from monai_weakloc.data.readers.grading_rows import GRADE, IMAGE_NAME, MACULAR_EDEMA, read_grading_row
 from monai_weakloc.data.readers.tables import read_csv_table
 from monai_weakloc.data.records import ProblemLog
 
@@ -44,11 +45,7 @@ LESION_FOLDERS = {
     "OD": "5. Optic Disc",
 }
 IDRID_LESIONS = tuple(LESION_FOLDERS)
-IMAGE_NAME = "Image name"
-GRADE = "Retinopathy grade"
-MACULAR_EDEMA = "Risk of macular edema"
 MAX_GRADE = 4
-MAX_MACULAR_EDEMA = 2
 
 
 def _masks_of_split(base: Path, split: str, image_ids: set[str], log: ProblemLog) -> dict[str, dict[str, str]]:
@@ -104,33 +101,9 @@ def _read_grading_split(table: Path, image_folder: Path, split: str, log: Proble
     ids = IdRegistry(log, "image")
     records = []
     for row in rows:
-        name = row.values[IMAGE_NAME]
-        if not name:
-            log.report(table, row.number, f"{IMAGE_NAME} is empty")
-            continue
-        file_name = name if Path(name).suffix else f"{name}.jpg"
-        grade = parse_int(
-            row.values[GRADE], field=GRADE, low=0, high=MAX_GRADE, file=table, row=row.number, problems=log
-        )
-        if grade is None:
-            continue
-        edema = parse_int(
-            row.values[MACULAR_EDEMA],
-            field=MACULAR_EDEMA,
-            low=0,
-            high=MAX_MACULAR_EDEMA,
-            file=table,
-            row=row.number,
-            problems=log,
-        )
-        image_id = Path(file_name).stem
-        if edema is None or not ids.add(image_id, table, row.number):
-            continue
-        image = images.get(file_name)
-        if image is None:
-            log.report(table, row.number, f"image file not found: {image_folder / file_name}")
-            continue
-        records.append({"image": str(image), "id": image_id, "label": grade, "macular_edema": edema, "split": split})
+        record = read_grading_row(row, table, images, image_folder, ".jpg", MAX_GRADE, ids, log)
+        if record is not None:
+            records.append({**record, "split": split})
     return records
 
 

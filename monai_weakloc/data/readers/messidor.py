@@ -16,20 +16,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from monai_weakloc.data.readers.checks import IdRegistry, parse_int, problem_log_for
+from monai_weakloc.data.readers.checks import IdRegistry, problem_log_for
 from monai_weakloc.data.readers.files import absolute_root, index_files
+from monai_weakloc.data.readers.grading_rows import GRADE, IMAGE_NAME, MACULAR_EDEMA, read_grading_row
 from monai_weakloc.data.readers.tables import read_table
 from monai_weakloc.data.records import ProblemLog
 
 __all__ = ["read_messidor", "find_messidor_tables"]
 
 ANNOTATION_FILE = re.compile(r"^Annotation_(?P<base>Base\w+)\.(?P<format>xls|csv)$", re.IGNORECASE)
-IMAGE_NAME = "Image name"
 DEPARTMENT = "Ophthalmologic department"
-GRADE = "Retinopathy grade"
-MACULAR_EDEMA = "Risk of macular edema"
 MAX_GRADE = 3
-MAX_MACULAR_EDEMA = 2
 
 
 def find_messidor_tables(root: Path) -> list[tuple[str, Path]]:
@@ -83,40 +80,7 @@ def read_messidor(root: str | Path, *, on_error: str = "raise", problems: Proble
             continue
         images = index_files(table.parent, (".tif", ".tiff"))
         for row in rows:
-            name = row.values[IMAGE_NAME]
-            if not name:
-                log.report(table, row.number, f"{IMAGE_NAME} is empty")
-                continue
-            file_name = name if Path(name).suffix else f"{name}.tif"
-            grade = parse_int(
-                row.values[GRADE], field=GRADE, low=0, high=MAX_GRADE, file=table, row=row.number, problems=log
-            )
-            if grade is None:
-                continue
-            edema = parse_int(
-                row.values[MACULAR_EDEMA],
-                field=MACULAR_EDEMA,
-                low=0,
-                high=MAX_MACULAR_EDEMA,
-                file=table,
-                row=row.number,
-                problems=log,
-            )
-            image_id = Path(file_name).stem
-            if edema is None or not ids.add(image_id, table, row.number):
-                continue
-            image = images.get(file_name)
-            if image is None:
-                log.report(table, row.number, f"image file not found: {table.parent / file_name}")
-                continue
-            records.append(
-                {
-                    "image": str(image),
-                    "id": image_id,
-                    "label": grade,
-                    "macular_edema": edema,
-                    "department": row.values[DEPARTMENT],
-                    "base": base,
-                }
-            )
+            record = read_grading_row(row, table, images, table.parent, ".tif", MAX_GRADE, ids, log)
+            if record is not None:
+                records.append({**record, "department": row.values[DEPARTMENT], "base": base})
     return records

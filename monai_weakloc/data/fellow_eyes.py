@@ -13,20 +13,23 @@ def pair_fellow_eyes(records: list[dict], key: str = "fellow") -> list[dict]:
     """Copy each record with ``key`` set to its fellow eye's image.
 
     Args:
-        records: records with ``image`` and ``eye_pair`` (as :func:`monai_weakloc.data.read_eyepacs` gives).
+        records: records with ``image`` and ``eye_pair`` (as :func:`monai_weakloc.data.read_eyepacs` gives),
+            after any checks that leave bad images out: only a fellow eye among the records' images is used.
         key: the key to set.
 
     Returns:
-        new records; where the fellow eye is missing (``eye_pair`` absent or ``None``) the image stands in
-        for it, which is logged once with the number of such images.
+        new records; where the fellow eye is missing (``eye_pair`` absent, ``None``, or not among the records)
+        the image stands in for it, which is logged once with the number of such images.
     """
+    images = {record["image"] for record in records}
     paired = []
     missing = []
     for record in records:
         fellow = record.get("eye_pair")
-        if fellow is None:
+        if fellow not in images:
             missing.append(record.get("id", record["image"]))
-        paired.append({**record, key: fellow if fellow is not None else record["image"]})
+            fellow = record["image"]
+        paired.append({**record, key: fellow})
     if missing:
         logger.warning(
             "%d image(s) have no fellow eye and stand in for it themselves (first: %s)", len(missing), missing[0]

@@ -194,10 +194,15 @@ class BestModelSaver:
         network: the network (unwrapped: its ``state_dict`` keys carry no ``module.`` prefix).
         metric_name: key of ``engine.state.metrics`` to maximise.
         filename: the model file; the score goes to the same name with ``.json``.
+        from_epoch: validations of earlier (trainer) epochs are not considered. With training phases, set it
+            to the first epoch of the last phase: a network from an earlier phase has untrained heads that the
+            final phase's prediction uses, however good its validation score was.
     """
 
-    def __init__(self, save_dir: str | Path, network: torch.nn.Module, metric_name: str, filename: str = "model.pt") -> None:
+    def __init__(self, save_dir: str | Path, network: torch.nn.Module, metric_name: str, filename: str = "model.pt",
+                 from_epoch: int = 1) -> None:
         self.path = Path(save_dir) / filename
+        self.from_epoch = from_epoch
         self.network = network
         self.metric_name = metric_name
         self.record = self.path.with_suffix(".json")
@@ -213,7 +218,7 @@ class BestModelSaver:
         if self.metric_name not in engine.state.metrics:
             raise ValueError(f"BestModelSaver: the evaluator computed no metric {self.metric_name!r}")
         value = float(engine.state.metrics[self.metric_name])
-        if not value > self.best:
+        if engine.state.epoch < self.from_epoch or not value > self.best:
             return
         self.best = value
         atomic_torch_save(self.network.state_dict(), self.path)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import torch
-from ignite.engine import Events
+from ignite.engine import Engine, Events
 from monai.engines import SupervisedTrainer
 from torch import nn
 
-from monai_weakloc.engines.checkpoint import AtomicCheckpointSaver, ResumeFromLatestCheckpoint, latest_checkpoint
+from monai_weakloc.engines.checkpoint import (
+    AtomicCheckpointSaver,
+    BestModelSaver,
+    ResumeFromLatestCheckpoint,
+    latest_checkpoint,
+)
 
 
 def make_trainer(max_epochs: int, seed: int = 0) -> tuple[SupervisedTrainer, nn.Module, torch.optim.Optimizer]:
@@ -57,3 +64,22 @@ def test_resume_without_checkpoint_starts_fresh(tmp_path):
     ResumeFromLatestCheckpoint(tmp_path / "none", {"network": network}).attach(trainer)
     trainer.run()
     assert trainer.state.epoch == 1 and trainer.state.iteration == 3
+
+
+def test_best_model_saver_keeps_the_best_of_the_last_phase(tmp_path):
+    network = nn.Linear(2, 2)
+    saver = BestModelSaver(tmp_path, network, "val_kappa", from_epoch=3)
+    evaluator = Engine(lambda engine, batch: None)
+    saver.attach(evaluator)
+    saved: list[tuple[int, float]] = []
+    for epoch, kappa in [(1, 0.9), (2, 0.95), (3, 0.5), (4, 0.7), (5, 0.6)]:
+        with torch.no_grad():
+            network.weight.fill_(epoch)
+        evaluator.state.epoch, evaluator.state.metrics = epoch, {"val_kappa": kappa}
+        saver(evaluator)
+        record = tmp_path / "model.json"
+        saved.append((epoch, json.loads(record.read_text())["value"] if record.exists() else None))
+    assert saved == [(1, None), (2, None), (3, 0.5), (4, 0.7), (5, 0.7)]
+    assert torch.load(tmp_path / "model.pt", weights_only=True)["weight"].eq(4).all()
+    resumed = BestModelSaver(tmp_path, network, "val_kappa", from_epoch=3)
+    assert resumed.best == 0.7  # a resumed run does not overwrite a better model

@@ -26,6 +26,7 @@ def quick_run(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"metrics.json and plots are in {root / 'outputs'}" in result.stdout
     assert f"predictions, boxes, heatmaps and overlays are in {root / 'outputs'}" in result.stdout
+    assert f"heatmaps are in {root / 'outputs' / 'heatmaps'} and overlays in {root / 'outputs' / 'overlays'}" in result.stdout
     return root
 
 

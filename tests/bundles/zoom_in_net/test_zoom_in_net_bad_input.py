@@ -34,7 +34,10 @@ from monai_weakloc.data.synthetic import synthesize
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "bundles" / "zoom_in_net" / "configs"
 TRAINING_CONFIGS = [str(CONFIGS / "train.json"), str(CONFIGS / "quick.json")]
-TINY = '{"phase_epochs": [1, 0, 0], "batch_size": 4, "val_batch_size": 4}'
+TINY = (
+    '{"phase_epochs": [1, 0, 0], "batch_size": 4, "val_batch_size": 4, '
+    '"low_res": 96, "high_res": 128, "region_size": 40, "crop_size": 64}'
+)
 NUM_IMAGES = 40
 IMAGE_SIZE = 144
 SMALL_SIZE = (80, 70)

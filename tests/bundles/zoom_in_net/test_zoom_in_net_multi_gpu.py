@@ -20,7 +20,7 @@ CONFIGS = REPO / "bundles" / "zoom_in_net" / "configs"
 RANK_ZERO_ONLY_HANDLERS = {"AtomicCheckpointSaver", "BestModelSaver", "StatsHandler", "TensorBoardStatsHandler"}
 # 24 synthetic images give 14 training images: 7 per rank, so DistributedSampler pads nothing
 TINY = {"synthetic": {"num_images": 24, "image_size": 128, "seed": 0}, "phase_epochs": [1, 0, 1],
-        "low_res": 96, "high_res": 128, "batch_size": 4}
+        "low_res": 96, "high_res": 128, "region_size": 40, "crop_size": 64, "batch_size": 4}
 
 
 def config_files(*extra: str | Path) -> list[str]:

@@ -20,7 +20,7 @@ CONFIGS = REPO / "bundles" / "zoom_in_net" / "configs"
 # 14 training images in batches of 2: 7 iterations per epoch; epochs 1-2 in phase 1, epoch 3 in phase 3
 EPOCH_LENGTH = 7
 TINY = {"synthetic": {"num_images": 24, "image_size": 128, "seed": 0}, "phase_epochs": [2, 0, 1],
-        "low_res": 96, "high_res": 128, "batch_size": 2, "save_every_iterations": 1}
+        "low_res": 96, "high_res": 128, "region_size": 40, "crop_size": 64, "batch_size": 2, "save_every_iterations": 1}
 MAX_EPOCHS = sum(TINY["phase_epochs"])
 KILL_AFTER_ITERATION = EPOCH_LENGTH + 2
 

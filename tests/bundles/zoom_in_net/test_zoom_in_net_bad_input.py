@@ -10,7 +10,7 @@ The datasets are small synthetic EyePACS datasets in the official layout with on
 - RGBA: JPEG cannot hold an alpha channel, so an RGBA image under the ``.jpeg`` name is a PNG file with the
   wrong suffix (as happens with converted or re-downloaded files); PIL, and so the bundle, opens files by
   their content;
-- small: the image is resized to 80 x 70 px, below the 96 px network input of quick.json.
+- small: the image is resized to 80 x 70 px, below the 96 px network input these tests set.
 """
 
 from __future__ import annotations
@@ -120,6 +120,10 @@ def workflow(dataset: Path, bundle_root: Path, on_bad_data: str) -> ConfigWorkfl
         bundle_root=str(bundle_root),
         on_bad_data=on_bad_data,
         phase_epochs=[1, 0, 0],
+        low_res=96,
+        high_res=128,
+        region_size=40,
+        crop_size=64,
     )
 
 

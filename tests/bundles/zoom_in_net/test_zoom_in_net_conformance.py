@@ -172,7 +172,8 @@ def test_ckpt_export_writes_torchscript_equal_to_the_grader(tmp_path):
     assert json.loads(extra_files["export.json"])["network_def_export"]["name"] == "zoom_in_net_grader"
     network = parser.get_parsed_content("network_def", instantiate=True, lazy=False).eval()
     network.load_state_dict(torch.load(checkpoint, weights_only=True))
-    images = torch.rand(2, 3, 96, 96, generator=torch.Generator().manual_seed(7))
+    side = parser.get_parsed_content("low_res")
+    images = torch.rand(2, 3, side, side, generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
         expected = ZoomInNet.predict_proba(network(images, fellow_low=images), phase=2)
         torch.testing.assert_close(torchscript(images), ZoomInNetGrader(network).eval()(images))

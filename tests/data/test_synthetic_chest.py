@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from monai_weakloc.data.synthetic import synthesize_chestxray14, synthesize_tb_cxr
-from monai_weakloc.data.synthetic.chest import CHEST_FINDINGS, TB_FINDINGS, render_chest, sample_chest_anatomy
+from monai_weakloc.data import CHESTXRAY14_LABELS
+from monai_weakloc.data.synthetic.chest import TB_FINDINGS, render_chest, sample_chest_anatomy
 
 ENTRY_HEADER = (
     "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
@@ -48,7 +49,7 @@ def test_chestxray14_labels_images_and_patient_split(chestxray14_root: Path) -> 
     assert all(re.fullmatch(r"\d{8}_\d{3}\.png", name) for name in names)
     assert sorted(path.name for path in (chestxray14_root / "images").iterdir()) == sorted(names)
     findings = Counter(label for row in entries for label in row[1].split("|"))
-    assert set(findings) <= set(CHEST_FINDINGS) | {"No Finding"}
+    assert set(findings) <= set(CHESTXRAY14_LABELS) | {"No Finding"}
     assert findings["No Finding"] > 0 and len(findings) >= 6
     train = (chestxray14_root / "train_val_list.txt").read_text().split()
     test = (chestxray14_root / "test_list.txt").read_text().split()

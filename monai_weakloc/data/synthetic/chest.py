@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from monai_weakloc.data.readers.chestxray14 import CHESTXRAY14_LABELS
 from monai_weakloc.data.synthetic.drawing import (
     Window,
     blend,
@@ -40,7 +41,6 @@ from monai_weakloc.data.synthetic.drawing import (
 )
 
 __all__ = [
-    "CHEST_FINDINGS",
     "TB_FINDINGS",
     "LungShape",
     "ChestAnatomy",
@@ -50,22 +50,6 @@ __all__ = [
     "render_chest",
 ]
 
-CHEST_FINDINGS = (
-    "Atelectasis",
-    "Cardiomegaly",
-    "Effusion",
-    "Infiltration",
-    "Mass",
-    "Nodule",
-    "Pneumonia",
-    "Pneumothorax",
-    "Consolidation",
-    "Edema",
-    "Emphysema",
-    "Fibrosis",
-    "Pleural_Thickening",
-    "Hernia",
-)
 TB_FINDINGS = ("opacity", "cavity")
 
 Box = tuple[int, int, int, int]
@@ -524,14 +508,14 @@ def render_chest(rng: np.random.Generator, anatomy: ChestAnatomy, findings: Sequ
     Args:
         rng: random generator; the same generator state gives the same image.
         anatomy: placement from :func:`sample_chest_anatomy`.
-        findings: labels from ``CHEST_FINDINGS`` or ``TB_FINDINGS``.
+        findings: labels from ``CHESTXRAY14_LABELS`` or ``TB_FINDINGS``.
 
     Raises:
         ValueError: unknown finding, or ``Cardiomegaly``/``Emphysema`` asked of an anatomy drawn without it.
     """
     for label in findings:
         if label not in _PAINTERS:
-            raise ValueError(f"unknown finding {label!r}; expected one of {CHEST_FINDINGS + TB_FINDINGS}")
+            raise ValueError(f"unknown finding {label!r}; expected one of {CHESTXRAY14_LABELS + TB_FINDINGS}")
     for label, drawn in (("Cardiomegaly", anatomy.cardiomegaly), ("Emphysema", anatomy.emphysema)):
         if label in findings and not drawn:
             raise ValueError(f"finding {label!r} needs an anatomy sampled with {label.lower()}=True")

@@ -130,6 +130,13 @@ def grades(truth: Path, pred: Path, num_classes: int | None, out_dir: Path) -> N
     help="Image folder, to read image sizes for the random baseline (headers only).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random baseline.")
+@click.option(
+    "--random-draws",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Random-box draws the baseline is averaged over.",
+)
 @click.option("--out", "out_dir", required=True, type=DIRECTORY, help="Folder for metrics.json and the plots.")
 def boxes(
     truth: Path,
@@ -139,6 +146,7 @@ def boxes(
     iom_threshold: float,
     images: Path | None,
     seed: int,
+    random_draws: int,
     out_dir: Path,
 ) -> None:
     """IoM recall for box and person, box accuracy at IoBB/IoU thresholds, MaxBoxAcc of heatmaps."""
@@ -155,6 +163,7 @@ def boxes(
             iom_threshold=iom_threshold,
             image_sizes=image_sizes,
             random_seed=seed,
+            random_draws=random_draws,
         )
     threshold = metrics["iom_threshold"]
     rows: list[tuple[str, Any]] = [

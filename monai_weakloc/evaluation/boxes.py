@@ -9,7 +9,9 @@ Metrics (from the ``weakloc_metrics`` plugin):
 - Zoom-in-Net recall for box and recall for person over the IoM threshold grid 0.05, 0.10, ..., 1.00
   (at 0 every box would hit, so the grid starts at 0.05) and at ``iom_threshold``, using the top
   ``num_boxes`` predicted boxes of each image by score; with image sizes, the same for a random baseline
-  (:func:`random_boxes_like`);
+  (:func:`random_boxes_like`), averaged over ``random_draws`` independent draws: one draw of N boxes per
+  image is a noisy estimate of what chance achieves (on 50 images its recall for box moves by a few
+  hundredths from seed to seed), the mean over many draws is not;
 - ChestX-ray14 box accuracy and average false positives per image at the IoBB and IoU thresholds of
   Wang et al. 2017, per lesion label (the label index is the sorted union of the labels of both tables);
 - with a heatmap folder, MaxBoxAcc v1 and v2 of each image's map (or the sum of its per-class maps)
@@ -229,6 +231,7 @@ def evaluate_boxes(
     iom_threshold: float = 0.3,
     image_sizes: Mapping[str, tuple[int, int]] | None = None,
     random_seed: int = 0,
+    random_draws: int = 100,
 ) -> dict[str, Any]:
     """Localization metrics of predicted boxes (and heatmaps) against truth boxes.
 
@@ -242,15 +245,17 @@ def evaluate_boxes(
             column); ``None`` keeps all. The kept boxes enter every box metric.
         iom_threshold: the IoM threshold of the reported single recall values, in (0, 1].
         image_sizes: image id -> (H, W), for the random baseline (and to check heatmap sizes).
-        random_seed: seed of the random baseline.
+        random_seed: seed of the random baseline; draw ``k`` uses seed ``random_seed + k``.
+        random_draws: number of independent random draws the baseline's recalls are averaged over.
 
     Returns:
         ``num_images``, ``num_truth_boxes``, ``num_predicted_boxes`` (kept), ``num_boxes``, ``iom_threshold``,
         ``box_recall`` and ``person_recall`` at ``iom_threshold``, ``iom_recall_curve`` (``thresholds``,
         ``box``, ``person``), ``box_accuracy`` (``labels``, and per overlap ``iobb``/``iou``: ``thresholds``,
         per-label ``accuracy`` and ``average_false_positives`` lists and ``num_images``); with
-        ``image_sizes`` ``random_baseline`` (``seed``, ``box_recall``, ``person_recall``, ``box``,
-        ``person`` curves); with ``heatmaps_dir`` ``max_box_accuracy_v1``, ``max_box_accuracy_v2`` and
+        ``image_sizes`` ``random_baseline`` (``seed``, ``draws``, ``box_recall``, ``person_recall`` and the
+        ``box`` and ``person`` curves, each the mean over the draws, and ``box_recall_std``, the standard
+        deviation of one draw's recall for box at ``iom_threshold``); with ``heatmaps_dir`` ``max_box_accuracy_v1``, ``max_box_accuracy_v2`` and
         ``max_box_accuracy`` (per version: ``value``, ``iou_thresholds``, ``max_box_accuracy``,
         ``best_cam_thresholds``).
 
@@ -263,6 +268,8 @@ def evaluate_boxes(
     iom_recall = metrics_module("iom_recall")
     if not 0.0 < iom_threshold <= 1.0:
         raise ValueError(f"iom_threshold must lie in (0, 1], got {iom_threshold}")
+    if isinstance(random_draws, bool) or not isinstance(random_draws, int) or random_draws < 1:
+        raise ValueError(f"random_draws must be a positive int, got {random_draws!r}")
     truth = read_box_table(truth_csv, "truth")
     prediction = read_box_table(pred_csv, "prediction")
     ids = list(truth.boxes)
@@ -287,19 +294,12 @@ def evaluate_boxes(
     baseline_labels: list[str] = []
     if image_sizes is not None:
         predicted_by_id = {identifier: kept[identifier][0] for identifier in with_predictions}
-        random_boxes = random_boxes_like(predicted_by_id, image_sizes, random_seed)
-        baseline_boxes = [random_boxes.get(identifier, np.zeros((0, 4))) for identifier in ids]
-        baseline = iom_recall.compute_iom_recall_curve(baseline_boxes, truth_boxes)
-        baseline_box, baseline_person = iom_recall.compute_iom_recall(baseline_boxes, truth_boxes, iom_threshold)
-        metrics["random_baseline"] = {
-            "seed": random_seed,
-            "box_recall": baseline_box,
-            "person_recall": baseline_person,
-            "box": baseline.box_recall,
-            "person": baseline.person_recall,
-        }
+        baseline = _random_baseline(
+            predicted_by_id, truth_boxes, ids, image_sizes, iom_threshold, random_seed, random_draws
+        )
+        metrics["random_baseline"] = baseline
         baseline_labels = ["random baseline, box", "random baseline, person"]
-        plotted.update(dict(zip(baseline_labels, (baseline.box_recall, baseline.person_recall))))
+        plotted.update(dict(zip(baseline_labels, (baseline["box"], baseline["person"]))))
     if heatmaps_dir is not None:
         heatmap_files = find_heatmap_files(heatmaps_dir, ids)
         max_box_accuracy = _max_box_accuracy(heatmap_files, truth, ids, image_sizes)
@@ -314,3 +314,35 @@ def evaluate_boxes(
             curve.thresholds, plotted, folder / "iom_recall.png", dashed=baseline_labels, title=title
         )
     return metrics
+
+
+def _random_baseline(
+    predicted_by_id: Mapping[str, np.ndarray],
+    truth_boxes: list[np.ndarray],
+    ids: list[str],
+    image_sizes: Mapping[str, tuple[int, int]],
+    iom_threshold: float,
+    seed: int,
+    draws: int,
+) -> dict[str, Any]:
+    """Recall curves of random boxes of the predicted sizes, averaged over ``draws`` draws (seeds ``seed + k``)."""
+    iom_recall = metrics_module("iom_recall")
+    box_curves, person_curves, box_recalls, person_recalls = [], [], [], []
+    for draw in range(draws):
+        random_boxes = random_boxes_like(predicted_by_id, image_sizes, seed + draw)
+        baseline_boxes = [random_boxes.get(identifier, np.zeros((0, 4))) for identifier in ids]
+        curve = iom_recall.compute_iom_recall_curve(baseline_boxes, truth_boxes)
+        box_recall, person_recall = iom_recall.compute_iom_recall(baseline_boxes, truth_boxes, iom_threshold)
+        box_curves.append(curve.box_recall)
+        person_curves.append(curve.person_recall)
+        box_recalls.append(box_recall)
+        person_recalls.append(person_recall)
+    return {
+        "seed": seed,
+        "draws": draws,
+        "box_recall": float(np.mean(box_recalls)),
+        "box_recall_std": float(np.std(box_recalls)),
+        "person_recall": float(np.mean(person_recalls)),
+        "box": np.mean(box_curves, axis=0).tolist(),
+        "person": np.mean(person_curves, axis=0).tolist(),
+    }

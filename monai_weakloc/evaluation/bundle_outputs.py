@@ -53,6 +53,7 @@ def evaluate_bundle_outputs(
     num_boxes: int | None = None,
     iom_threshold: float = 0.3,
     seed: int = 0,
+    random_draws: int = 100,
 ) -> dict[str, Any]:
     """Score the inference outputs in ``output_dir`` on the images of ``records``.
 
@@ -66,6 +67,7 @@ def evaluate_bundle_outputs(
         num_boxes: top boxes per image to evaluate (``None``: all).
         iom_threshold: the IoM threshold of the headline recalls.
         seed: seed of the random-box baseline.
+        random_draws: number of random-box draws the baseline is averaged over.
 
     Returns:
         ``{"grading": ..., "localization": ...}`` as written to ``metrics.json``.
@@ -88,6 +90,7 @@ def evaluate_bundle_outputs(
             metrics["localization"] = evaluate_boxes(
                 truth_boxes, output_dir / "boxes.csv", output_dir, heatmaps_dir=output_dir / "heatmaps",
                 num_boxes=num_boxes, iom_threshold=iom_threshold, image_sizes=sizes, random_seed=seed,
+                random_draws=random_draws,
             )
         else:
             logger.warning("no lesion box of %s is on an evaluated image: localization not scored", lesion_boxes_csv)

@@ -56,6 +56,32 @@ def test_perfect_prediction_has_recall_one_everywhere_and_beats_the_random_basel
     assert (tmp_path / "out" / "iom_recall.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_random_baseline_is_the_mean_of_independent_draws(tmp_path: Path) -> None:
+    truth = write_truth(tmp_path)
+    pred_rows = ["img1,MA,0,0,30,30,0.9", "img1,MA,50,20,30,30,0.8", "img2,MA,10,10,30,30,0.7", "img3,EX,0,0,40,40,0.6"]
+    pred = write_csv(tmp_path / "pred.csv", "image,label,x,y,w,h,score", pred_rows)
+    sizes = {name: IMAGE_SIZE for name in ("img1", "img2", "img3")}
+    predicted = {
+        "img1": np.array([[0, 0, 30, 30], [50, 20, 30, 30]], dtype=float),
+        "img2": np.array([[10, 10, 30, 30]], dtype=float),
+        "img3": np.array([[0, 0, 40, 40]], dtype=float),
+    }
+    per_draw = []
+    for seed in range(7, 7 + 20):
+        placed = random_boxes_like(predicted, sizes, seed)
+        per_draw.append(compute_iom_recall([placed[name] for name in ("img1", "img2", "img3")], TRUTH_BOXES, 0.3))
+    baseline = evaluate_boxes(truth, pred, image_sizes=sizes, random_seed=7, random_draws=20)["random_baseline"]
+    assert baseline["draws"] == 20 and baseline["seed"] == 7
+    assert baseline["box_recall"] == pytest.approx(np.mean([box for box, _ in per_draw]))
+    assert baseline["person_recall"] == pytest.approx(np.mean([person for _, person in per_draw]))
+    assert baseline["box_recall_std"] == pytest.approx(np.std([box for box, _ in per_draw]))
+    assert baseline["box"][5] == pytest.approx(baseline["box_recall"])  # threshold 0.30 on the grid
+    single = evaluate_boxes(truth, pred, image_sizes=sizes, random_seed=7, random_draws=1)["random_baseline"]
+    assert single["box_recall"] == pytest.approx(per_draw[0][0]) and single["box_recall_std"] == 0.0
+    with pytest.raises(ValueError, match="random_draws"):
+        evaluate_boxes(truth, pred, image_sizes=sizes, random_draws=0)
+
+
 def test_top_boxes_by_score_equal_the_metric_on_those_boxes(tmp_path: Path) -> None:
     truth = write_truth(tmp_path)
     pred_rows = [

@@ -84,7 +84,7 @@ def planted_gated_maps() -> torch.Tensor:
 
 def test_regions_are_the_planted_peaks_of_the_lesion_grades():
     net = tiny_net(num_regions=4, region_size=16)
-    (regions,) = net.sample_lesion_regions(planted_gated_maps())
+    (regions,) = net.sample_lesion_regions(planted_gated_maps(), torch.zeros(1, 5, LOW, LOW))
     assert [(r.x - 0.5, r.y - 0.5) for r in regions] == [(12, 10), (50, 40), (5, 60), (0, 0)]
     assert [r.score for r in regions[:3]] == pytest.approx([5.0, 4.0, 2.0])
     assert regions[0].box == (4.0, 2.0, 20.0, 18.0)
@@ -93,18 +93,40 @@ def test_regions_are_the_planted_peaks_of_the_lesion_grades():
 @pytest.mark.parametrize(("threshold", "found"), [(1.0, 3), (4.5, 1), (6.0, 0)])
 def test_region_sampling_stops_below_the_threshold(threshold, found):
     net = tiny_net(num_regions=4, region_size=16, region_threshold=threshold)
-    (regions,) = net.sample_lesion_regions(planted_gated_maps())
+    (regions,) = net.sample_lesion_regions(planted_gated_maps(), torch.zeros(1, 5, LOW, LOW))
     assert len(regions) == found
 
 
-def test_region_map_sums_or_maxes_the_lesion_grades():
+def test_region_map_sums_or_maxes_the_lesion_grades_or_contrasts_their_scores():
     gated_maps = torch.zeros(1, 5, 2, 2)
     gated_maps[0, 0, 0, 0] = 100.0
     gated_maps[0, 3, 1, 1] = 1.0
     gated_maps[0, 2, 1, 0] = -5.0
     gated_maps[0, 4, 1, 0] = 2.0
-    assert tiny_net().region_map(gated_maps).tolist() == [[[0.0, 0.0], [-3.0, 1.0]]]
-    assert tiny_net(region_map_reduction="max").region_map(gated_maps).tolist() == [[[0.0, 0.0], [2.0, 1.0]]]
+    score_maps = torch.zeros(1, 5, 2, 2)
+    score_maps[0, 0, 0, 1] = 3.0  # healthy evidence
+    score_maps[0, 1:, 1, 1] = torch.tensor([1.0, 2.0, 3.0, 6.0])  # lesion evidence, mean 3
+    assert tiny_net().region_map(gated_maps, score_maps).tolist() == [[[0.0, 0.0], [-3.0, 1.0]]]
+    gated_max = tiny_net(region_map_kind="gated_max").region_map(gated_maps, score_maps)
+    assert gated_max.tolist() == [[[0.0, 0.0], [2.0, 1.0]]]
+    contrast = tiny_net(region_map_kind="score_contrast").region_map(gated_maps, score_maps)
+    assert contrast.tolist() == [[[0.0, -3.0], [0.0, 3.0]]]
+
+
+def test_forward_regions_come_from_the_chosen_region_map():
+    low, high, fellow = inputs()
+    regions_by_kind = {}
+    for kind in ("gated_sum", "score_contrast"):
+        net = tiny_net(phase=3, region_map_kind=kind).eval()
+        with torch.no_grad():
+            outputs = net(low, high, fellow)
+            attention_outputs = net.a_net(net.features(low))
+        expected = net.sample_lesion_regions(attention_outputs["gated_maps"], attention_outputs["score_maps"])
+        for image_regions, boxes in zip(expected, outputs["regions"]):
+            taken = [[*r.box[:2], r.box[2] - r.box[0], r.box[3] - r.box[1]] for r in image_regions]
+            assert boxes[: len(taken)].tolist() == taken
+        regions_by_kind[kind] = outputs["regions"]
+    assert not torch.equal(regions_by_kind["gated_sum"], regions_by_kind["score_contrast"])
 
 
 def test_c_net_sees_crops_centred_on_the_peaks_at_high_resolution():
@@ -114,7 +136,7 @@ def test_c_net_sees_crops_centred_on_the_peaks_at_high_resolution():
     net.c_net.backbone.stem.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     with torch.no_grad():
         outputs = net(low, high, fellow)
-        regions = net.sample_lesion_regions(outputs["gated_maps"])
+        regions = net.sample_lesion_regions(outputs["gated_maps"], net.a_net(net.features(low))["score_maps"])
     scale = HIGH / LOW
     expected = []
     for b, image_regions in enumerate(regions):
@@ -179,7 +201,7 @@ def test_fellow_eye_changes_y_m_only_and_is_checked():
         ({"region_size": 65}, "region_size"),
         ({"crop_size": 97}, "crop_size"),
         ({"num_regions": 0}, "num_regions"),
-        ({"region_map_reduction": "mean"}, "region_map_reduction"),
+        ({"region_map_kind": "mean"}, "region_map_kind"),
         ({"num_classes": 1}, "num_classes"),
     ],
 )

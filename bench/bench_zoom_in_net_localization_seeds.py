@@ -76,8 +76,9 @@ def main() -> None:
     summary = {}
     for kind in args.region_map_kinds:
         margins = [run["margin"] for run in runs if run["region_map_kind"] == kind]
-        summary[kind] = {"mean_margin": sum(margins) / len(margins), "min_margin": min(margins), "max_margin": max(margins)}
-        print(f"{kind}: margin mean {summary[kind]['mean_margin']:+.3f}, from {min(margins):+.3f} to {max(margins):+.3f}")
+        mean_margin = sum(margins) / len(margins)
+        summary[kind] = {"mean_margin": mean_margin, "min_margin": min(margins), "max_margin": max(margins)}
+        print(f"{kind}: margin mean {mean_margin:+.3f}, from {min(margins):+.3f} to {max(margins):+.3f}")
     args.out.mkdir(parents=True, exist_ok=True)
     table = args.out / "localization_seeds.json"
     table.write_text(json.dumps({"runs": runs, "summary": summary}, indent=2), encoding="utf-8")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -255,9 +256,9 @@ def evaluate_boxes(
         per-label ``accuracy`` and ``average_false_positives`` lists and ``num_images``); with
         ``image_sizes`` ``random_baseline`` (``seed``, ``draws``, ``box_recall``, ``person_recall`` and the
         ``box`` and ``person`` curves, each the mean over the draws, and ``box_recall_std``, the standard
-        deviation of one draw's recall for box at ``iom_threshold``); with ``heatmaps_dir`` ``max_box_accuracy_v1``, ``max_box_accuracy_v2`` and
-        ``max_box_accuracy`` (per version: ``value``, ``iou_thresholds``, ``max_box_accuracy``,
-        ``best_cam_thresholds``).
+        deviation of one draw's recall for box at ``iom_threshold``); with ``heatmaps_dir``
+        ``max_box_accuracy_v1``, ``max_box_accuracy_v2`` and ``max_box_accuracy`` (per version: ``value``,
+        ``iou_thresholds``, ``max_box_accuracy``, ``best_cam_thresholds``).
 
     Raises:
         FileNotFoundError: when a CSV or the heatmap folder does not exist.
@@ -295,7 +296,7 @@ def evaluate_boxes(
     if image_sizes is not None:
         predicted_by_id = {identifier: kept[identifier][0] for identifier in with_predictions}
         baseline = _random_baseline(
-            predicted_by_id, truth_boxes, ids, image_sizes, iom_threshold, random_seed, random_draws
+            iom_recall, predicted_by_id, truth_boxes, ids, image_sizes, iom_threshold, random_seed, random_draws
         )
         metrics["random_baseline"] = baseline
         baseline_labels = ["random baseline, box", "random baseline, person"]
@@ -317,6 +318,7 @@ def evaluate_boxes(
 
 
 def _random_baseline(
+    iom_recall: ModuleType,
     predicted_by_id: Mapping[str, np.ndarray],
     truth_boxes: list[np.ndarray],
     ids: list[str],
@@ -325,8 +327,10 @@ def _random_baseline(
     seed: int,
     draws: int,
 ) -> dict[str, Any]:
-    """Recall curves of random boxes of the predicted sizes, averaged over ``draws`` draws (seeds ``seed + k``)."""
-    iom_recall = metrics_module("iom_recall")
+    """Recall curves of random boxes of the predicted sizes, averaged over ``draws`` draws (seeds ``seed + k``).
+
+    ``iom_recall`` is the metrics plugin's ``iom_recall`` module.
+    """
     box_curves, person_curves, box_recalls, person_recalls = [], [], [], []
     for draw in range(draws):
         random_boxes = random_boxes_like(predicted_by_id, image_sizes, seed + draw)

@@ -83,8 +83,9 @@ class MeanLocalizationEnsembled(MapTransform):
 
     - ``probabilities``: the (weighted) mean of the members' (B, K) probabilities;
     - ``heatmaps``: the (weighted) mean of the members' (B, M, h, w) heatmaps (same shape required);
-    - ``boxes`` and ``box_scores``: the first member's. Boxes of different networks cannot be averaged;
-      with ``box_scores=None`` the output writer scores them on the mean heatmaps.
+    - ``boxes``, ``box_scores`` and ``region_map``: the first member's. Boxes of different networks cannot be
+      averaged; with ``box_scores=None`` the output writer scores them on that region map, or on the mean
+      heatmaps when the members give none.
 
     Args:
         keys: the keys of the members' outputs (``pred_0``, ``pred_1``, ... for ``EnsembleEvaluator``).
@@ -124,6 +125,7 @@ class MeanLocalizationEnsembled(MapTransform):
             heatmaps=self.mean([member.heatmaps.float() for member in members]),
             boxes=first.boxes,
             box_scores=first.box_scores,
+            region_map=first.region_map,
         )
         return result
 

@@ -6,7 +6,7 @@ Every bundle's inference writes the same files into its ``output_dir``:
 - ``heatmaps/<image>_<name>.png`` and ``.nii.gz``: one map per image and heatmap name, resized back to the
   original image (undoing the border crop);
 - ``boxes.csv``: ``image,label,x,y,w,h,score`` in pixels of the original image;
-- ``overlays/<image>.png``: the heatmaps' sum blended on the original image, with the boxes.
+- ``overlays/<image>.png``: the region map (by default the heatmaps' sum) blended on the original image, with the boxes.
 
 Networks differ in what they return; a bundle passes an ``extract`` callable turning the network's
 output for a batch into a :class:`LocalizationBatch` in network-input pixels, and this handler maps it back
@@ -46,14 +46,17 @@ class LocalizationBatch:
         probabilities: (B, K) class probabilities.
         heatmaps: (B, M, h, w), M maps per image (``h, w`` any size; they cover the network input).
         boxes: per image, (n_i, 4) boxes ``x, y, w, h`` in network-input pixels.
-        box_scores: per image, (n_i,) scores; ``None`` scores each box by the maximum of the heatmaps' sum
+        box_scores: per image, (n_i,) scores; ``None`` scores each box by the maximum of the region map
             inside it.
+        region_map: (B, h', w'), the map the boxes were taken from, shown by the overlays; ``None`` takes
+            the heatmaps' sum.
     """
 
     probabilities: torch.Tensor
     heatmaps: torch.Tensor
     boxes: Sequence[torch.Tensor]
     box_scores: Sequence[torch.Tensor] | None = None
+    region_map: torch.Tensor | None = None
 
 
 def input_boxes_to_original(boxes: np.ndarray, input_size: Sequence[int], crop_box: Sequence[int]) -> np.ndarray:
@@ -142,6 +145,9 @@ class LocalizationOutputWriter:
                 f"LocalizationOutputWriter: {heatmaps.shape[1]} heatmaps per image but {len(self.heatmap_names)} "
                 f"heatmap_names {self.heatmap_names}"
             )
+        region_maps = (
+            result.region_map.detach().float().cpu() if result.region_map is not None else heatmaps.sum(dim=1)
+        )
         probabilities = result.probabilities.detach().float().cpu()
         self._num_classes = probabilities.shape[1]
         input_size = tuple(image.shape[-2:])
@@ -164,7 +170,7 @@ class LocalizationOutputWriter:
             scores = (
                 result.box_scores[index].detach().float().cpu().numpy().reshape(-1)
                 if result.box_scores is not None
-                else self._scores_from_heatmap(maps.sum(dim=0), boxes_input, input_size)
+                else self._scores_from_heatmap(region_maps[index], boxes_input, input_size)
             )
             boxes_original = input_boxes_to_original(boxes_input, input_size, crop)
             for box, score in zip(boxes_original, scores):
@@ -173,7 +179,7 @@ class LocalizationOutputWriter:
                 original = self._loader(meta["filename_or_obj"][index])
                 write_overlay(
                     original,
-                    maps.sum(dim=0),
+                    region_maps[index],
                     self.output_dir / "overlays" / f"{image_id}.png",
                     boxes=[(x, y, x + w, y + h) for x, y, w, h in boxes_original],
                     scores=[float(s) for s in scores],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -49,11 +51,14 @@ def test_output_shapes_per_phase_and_pairing(phase, paired_eyes):
     net = tiny_net(paired_eyes=paired_eyes, phase=phase)
     low, high, fellow = inputs()
     outputs = net(low, high, fellow if paired_eyes else None)
-    expected_keys = {"y_m", "y_a", "gated_maps", "attention", "regions"} | ({"y_c"} if phase == 3 else set())
+    expected_keys = {"y_m", "y_a", "gated_maps", "attention", "regions", "region_map"} | (
+        {"y_c"} if phase == 3 else set()
+    )
     assert set(outputs) == expected_keys
     assert outputs["y_m"].shape == outputs["y_a"].shape == (2, 5)
     assert outputs["gated_maps"].shape == outputs["attention"].shape == (2, 5, 2, 2)
     assert outputs["regions"].shape == (2, 3, 4)
+    assert outputs["region_map"].shape == (2, 2, 2)
     if phase == 3:
         assert outputs["y_c"].shape == (2, 5)
     assert "y_c" not in net(low, None, fellow if paired_eyes else None)
@@ -82,9 +87,14 @@ def planted_gated_maps() -> torch.Tensor:
     return gated_maps
 
 
+def planted_region_map(net: ZoomInNet) -> torch.Tensor:
+    """(1, 64, 64) region map of :func:`planted_gated_maps` (the paper's sum over the lesion grades)."""
+    return net.region_map(planted_gated_maps(), torch.zeros(1, 5, LOW, LOW))
+
+
 def test_regions_are_the_planted_peaks_of_the_lesion_grades():
     net = tiny_net(num_regions=4, region_size=16)
-    (regions,) = net.sample_lesion_regions(planted_gated_maps(), torch.zeros(1, 5, LOW, LOW))
+    (regions,) = net.sample_lesion_regions(planted_region_map(net))
     assert [(r.x - 0.5, r.y - 0.5) for r in regions] == [(12, 10), (50, 40), (5, 60), (0, 0)]
     assert [r.score for r in regions[:3]] == pytest.approx([5.0, 4.0, 2.0])
     assert regions[0].box == (4.0, 2.0, 20.0, 18.0)
@@ -93,11 +103,11 @@ def test_regions_are_the_planted_peaks_of_the_lesion_grades():
 @pytest.mark.parametrize(("threshold", "found"), [(1.0, 3), (4.5, 1), (6.0, 0)])
 def test_region_sampling_stops_below_the_threshold(threshold, found):
     net = tiny_net(num_regions=4, region_size=16, region_threshold=threshold)
-    (regions,) = net.sample_lesion_regions(planted_gated_maps(), torch.zeros(1, 5, LOW, LOW))
+    (regions,) = net.sample_lesion_regions(planted_region_map(net))
     assert len(regions) == found
 
 
-def test_region_map_sums_or_maxes_the_lesion_grades_or_contrasts_their_scores():
+def test_region_map_sums_or_maxes_the_lesion_grades_or_contrasts_their_scores_or_their_probability():
     gated_maps = torch.zeros(1, 5, 2, 2)
     gated_maps[0, 0, 0, 0] = 100.0
     gated_maps[0, 3, 1, 1] = 1.0
@@ -111,22 +121,63 @@ def test_region_map_sums_or_maxes_the_lesion_grades_or_contrasts_their_scores():
     assert gated_max.tolist() == [[[0.0, 0.0], [2.0, 1.0]]]
     contrast = tiny_net(region_map_kind="score_contrast").region_map(gated_maps, score_maps)
     assert contrast.tolist() == [[[0.0, -3.0], [0.0, 3.0]]]
+    probability = tiny_net(region_map_kind="lesion_probability").region_map(gated_maps, score_maps)
+    lesion_evidence = sum(math.exp(score) for score in (1.0, 2.0, 3.0, 6.0))
+    healthy_share = [[1 / 5, math.exp(3) / (math.exp(3) + 4)], [1 / 5, 1 / (1 + lesion_evidence)]]
+    expected = [[[1 - share for share in row] for row in healthy_share]]
+    assert torch.allclose(probability, torch.tensor(expected), atol=1e-6)
 
 
 def test_forward_regions_come_from_the_chosen_region_map():
     low, high, fellow = inputs()
     regions_by_kind = {}
-    for kind in ("gated_sum", "score_contrast"):
+    for kind in ("gated_sum", "score_contrast", "lesion_probability"):
         net = tiny_net(phase=3, region_map_kind=kind).eval()
         with torch.no_grad():
             outputs = net(low, high, fellow)
             attention_outputs = net.a_net(net.features(low))
-        expected = net.sample_lesion_regions(attention_outputs["gated_maps"], attention_outputs["score_maps"])
+        region_map = net.region_map(attention_outputs["gated_maps"], attention_outputs["score_maps"])
+        assert torch.equal(outputs["region_map"], region_map)
+        expected = net.sample_lesion_regions(region_map)
         for image_regions, boxes in zip(expected, outputs["regions"]):
             taken = [[*r.box[:2], r.box[2] - r.box[0], r.box[3] - r.box[1]] for r in image_regions]
             assert boxes[: len(taken)].tolist() == taken
         regions_by_kind[kind] = outputs["regions"]
     assert not torch.equal(regions_by_kind["gated_sum"], regions_by_kind["score_contrast"])
+
+
+def dihedral_view(image: torch.Tensor, rotations: int, mirrored: bool) -> torch.Tensor:
+    """(B, C, H, W) image turned by ``rotations`` x 90 degrees, then mirrored left-right."""
+    viewed = torch.rot90(image, rotations, dims=(2, 3))
+    return viewed.flip(3) if mirrored else viewed
+
+
+def test_eight_view_region_map_is_the_mean_of_the_views_maps_turned_back():
+    net = tiny_net(phase=3, region_map_kind="score_contrast", region_map_views=8).eval()
+    torch.nn.init.normal_(net.a_net.score.weight, std=10.0)  # an untrained net's maps are nearly flat
+    low, high, fellow = inputs()
+    with torch.no_grad():
+        outputs = net(low, high, fellow)
+        view_maps = []
+        for rotations in range(4):
+            for mirrored in (False, True):
+                attention_outputs = net.a_net(net.features(dihedral_view(low, rotations, mirrored)))
+                view_map = net.region_map(attention_outputs["gated_maps"], attention_outputs["score_maps"])
+                view_maps.append(torch.rot90(view_map.flip(2) if mirrored else view_map, -rotations, dims=(1, 2)))
+        single_view = net.region_map(*(net.a_net(net.features(low))[key] for key in ("gated_maps", "score_maps")))
+    assert torch.allclose(outputs["region_map"], torch.stack(view_maps).mean(dim=0), atol=1e-6)
+    assert not torch.allclose(outputs["region_map"], single_view, atol=1e-3)
+    expected = net.sample_lesion_regions(outputs["region_map"])
+    taken = [[*r.box[:2], r.box[2] - r.box[0], r.box[3] - r.box[1]] for r in expected[0]]
+    assert outputs["regions"][0, : len(taken)].tolist() == taken
+
+
+def test_training_samples_regions_from_the_image_as_is_even_with_eight_views():
+    net = tiny_net(phase=3, paired_eyes=False, region_map_kind="score_contrast", region_map_views=8).train()
+    low, high, _ = inputs()
+    outputs = net(low, high)
+    single_view = net.region_map(*(net.a_net(net.features(low))[key] for key in ("gated_maps", "score_maps")))
+    assert torch.allclose(outputs["region_map"], single_view.detach(), atol=1e-6)
 
 
 def test_c_net_sees_crops_centred_on_the_peaks_at_high_resolution():
@@ -136,7 +187,7 @@ def test_c_net_sees_crops_centred_on_the_peaks_at_high_resolution():
     net.c_net.backbone.stem.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     with torch.no_grad():
         outputs = net(low, high, fellow)
-        regions = net.sample_lesion_regions(outputs["gated_maps"], net.a_net(net.features(low))["score_maps"])
+        regions = net.sample_lesion_regions(outputs["region_map"])
     scale = HIGH / LOW
     expected = []
     for b, image_regions in enumerate(regions):
@@ -202,6 +253,7 @@ def test_fellow_eye_changes_y_m_only_and_is_checked():
         ({"crop_size": 97}, "crop_size"),
         ({"num_regions": 0}, "num_regions"),
         ({"region_map_kind": "mean"}, "region_map_kind"),
+        ({"region_map_views": 4}, "region_map_views"),
         ({"num_classes": 1}, "num_classes"),
     ],
 )

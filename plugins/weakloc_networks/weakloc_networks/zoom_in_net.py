@@ -13,10 +13,11 @@ from weakloc_networks.zoom_in_a_net import ANet
 from weakloc_networks.zoom_in_c_net import CNet
 from weakloc_networks.zoom_in_m_net import MNet
 
-__all__ = ["PHASES", "REGION_MAP_KINDS", "ZoomInNet"]
+__all__ = ["PHASES", "REGION_MAP_KINDS", "REGION_MAP_VIEWS", "ZoomInNet"]
 
 PHASES: tuple[int, ...] = (1, 2, 3)
-REGION_MAP_KINDS: tuple[str, ...] = ("gated_sum", "gated_max", "score_contrast")
+REGION_MAP_KINDS: tuple[str, ...] = ("gated_sum", "gated_max", "score_contrast", "lesion_probability")
+REGION_MAP_VIEWS: tuple[int, ...] = (1, 8)
 
 
 class ZoomInNet(nn.Module):
@@ -33,7 +34,9 @@ class ZoomInNet(nn.Module):
        maps of grades 1..K-1, the lesion grades, summed over grades) is sampled greedily by the shared
        :func:`monai_weakloc.localize.sample_regions` after a bilinear resize to the low-resolution image:
        up to ``num_regions`` peaks, each masking the ``region_size`` square around it, early stop below
-       ``region_threshold`` (the paper gives no threshold; ``None`` always takes ``num_regions``).
+       ``region_threshold`` (the paper gives no threshold; ``None`` always takes ``num_regions``). With
+       ``region_map_views=8``, in eval mode, the map is first averaged over the 8 rotations and flips of
+       the image (see :meth:`region_map_over_views`).
     4. C-Net (phase 3, when ``image_high`` is given): ``crop_size`` crops centred on the peaks scaled to the
        high-resolution image and shifted to lie inside it (:func:`monai_weakloc.localize.crop_around_batch`),
        one backbone pass over all crops of the batch, element-wise max over each image's crops,
@@ -63,8 +66,11 @@ class ZoomInNet(nn.Module):
         num_regions: the most regions N per image.
         region_threshold: stop sampling an image when its remaining map maximum is below this.
         crop_size: side of the high-resolution crops.
-        region_map_kind: the map the regions are sampled from: "gated_sum" (the paper), "gated_max" or
-            "score_contrast" (see :meth:`region_map`).
+        region_map_kind: the map the regions are sampled from: "gated_sum" (the paper), "gated_max",
+            "score_contrast" or "lesion_probability" (see :meth:`region_map`).
+        region_map_views: 1 (the paper) samples the regions from the image's own map; 8 averages the map
+            over the image's 8 rotations by multiples of 90 degrees and their mirror images, in eval mode
+            only (training always uses 1 view: the views cost 7 more M-Net passes).
         m_width_multiplier: M-Net backbone width.
         m_blocks_per_stage: M-Net backbone blocks in stages A, B, C.
         m_feature_channels: channels C of M; default ``1024 * m_width_multiplier``.
@@ -95,6 +101,7 @@ class ZoomInNet(nn.Module):
         region_threshold: float | None = None,
         crop_size: int = 384,
         region_map_kind: str = "gated_sum",
+        region_map_views: int = 1,
         m_width_multiplier: float = 1.0,
         m_blocks_per_stage: Sequence[int] = (5, 10, 5),
         m_feature_channels: int | None = None,
@@ -115,6 +122,8 @@ class ZoomInNet(nn.Module):
             raise ValueError(f"ZoomInNet: num_regions must be at least 1, got {num_regions}")
         if region_map_kind not in REGION_MAP_KINDS:
             raise ValueError(f"ZoomInNet: region_map_kind must be one of {REGION_MAP_KINDS}, got {region_map_kind!r}")
+        if region_map_views not in REGION_MAP_VIEWS:
+            raise ValueError(f"ZoomInNet: region_map_views must be one of {REGION_MAP_VIEWS}, got {region_map_views!r}")
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.paired_eyes = paired_eyes
@@ -125,6 +134,7 @@ class ZoomInNet(nn.Module):
         self.region_threshold = region_threshold
         self.crop_size = crop_size
         self.region_map_kind = region_map_kind
+        self.region_map_views = region_map_views
         self.m_net = MNet(
             spatial_dims=spatial_dims,
             in_channels=in_channels,
@@ -206,7 +216,11 @@ class ZoomInNet(nn.Module):
           grades 1..K-1 minus grade 0: where the evidence for a lesion grade beats the evidence for a healthy
           eye. Each grade's attention may settle on a single position, and a grade the image does not have
           may attend where its score is lowest, so the gated sum can cancel out at a lesion; S has neither
-          effect (measured in the bundle README: steadier across training seeds).
+          effect (measured in the bundle README: steadier across training seeds);
+        - "lesion_probability": each position's score vector S[:, :, i, j] read as grade logits, and the
+          probability it gives to the lesion grades 1..K-1, ``1 - softmax(S)[:, 0]``. Bounded by 1, so a
+          position with faint evidence (a microaneurysm) weighs nearly as much as one with strong evidence
+          (a haemorrhage), and the greedy sampling spreads the regions over more of an image's lesions.
 
         Args:
             gated_maps: G, (B, K, h, w).
@@ -219,21 +233,50 @@ class ZoomInNet(nn.Module):
             return gated_maps[:, 1:].sum(dim=1)
         if self.region_map_kind == "gated_max":
             return gated_maps[:, 1:].amax(dim=1)
-        return score_maps[:, 1:].mean(dim=1) - score_maps[:, 0]
+        if self.region_map_kind == "score_contrast":
+            return score_maps[:, 1:].mean(dim=1) - score_maps[:, 0]
+        return 1.0 - torch.softmax(score_maps, dim=1)[:, 0]
 
-    def sample_lesion_regions(self, gated_maps: torch.Tensor, score_maps: torch.Tensor) -> list[list[Region]]:
-        """Regions on the low-resolution image, sampled from :meth:`region_map` resized to it.
+    def region_map_over_views(self, image_low: torch.Tensor, region_map: torch.Tensor) -> torch.Tensor:
+        """Mean of the region map over the 8 rotations (0, 90, 180, 270 degrees) and mirror images of the image.
+
+        Each view goes through M-Net and A-Net; its map is turned back to the image's orientation before
+        the mean. The training augmentation uses the same 8 views, so the network has seen them all. MONAI's
+        ``TestTimeAugmentation`` inverts transforms of the network's final output; here the map has to be
+        averaged inside the forward, before the regions are sampled from it.
 
         Args:
-            gated_maps: G, (B, K, h, w).
-            score_maps: S, (B, K, h, w).
+            image_low: (B, in_channels, low_res, low_res).
+            region_map: :meth:`region_map` of ``image_low`` as is, (B, h, w).
+
+        Returns:
+            (B, h, w).
+        """
+        maps = [region_map]
+        for view in range(1, 8):
+            rotations, mirrored = view % 4, view >= 4
+            viewed = torch.rot90(image_low, rotations, dims=(2, 3))
+            if mirrored:
+                viewed = viewed.flip(3)
+            attention_outputs = self.a_net(self.m_net.features(viewed))
+            view_map = self.region_map(attention_outputs["gated_maps"], attention_outputs["score_maps"])
+            if mirrored:
+                view_map = view_map.flip(2)
+            maps.append(torch.rot90(view_map, -rotations, dims=(1, 2)))
+        return torch.stack(maps).mean(dim=0)
+
+    def sample_lesion_regions(self, region_map: torch.Tensor) -> list[list[Region]]:
+        """Regions on the low-resolution image, sampled from the region map resized to it.
+
+        Args:
+            region_map: (B, h, w), from :meth:`region_map` (or :meth:`region_map_over_views`).
 
         Returns:
             per image, up to ``num_regions`` regions in the order found; ``x, y`` is the peak, ``box`` the
             masked square (clipped to the image), in low-resolution pixels.
         """
         return sample_regions(
-            self.region_map(gated_maps.detach(), score_maps.detach()),
+            region_map.detach(),
             num_regions=self.num_regions,
             mask_size=self.region_size,
             threshold=self.region_threshold,
@@ -277,7 +320,8 @@ class ZoomInNet(nn.Module):
         Returns:
             ``y_m``, ``y_a`` logits (B, K); ``y_c`` logits (B, K) in phase 3 with ``image_high`` only;
             ``gated_maps`` G and ``attention`` A, (B, K, h, w); ``regions`` (B, N, 4) float boxes
-            (x, y, w, h) of the masked squares in low-resolution pixels, rows of -1 for regions not taken.
+            (x, y, w, h) of the masked squares in low-resolution pixels, rows of -1 for regions not taken;
+            ``region_map`` (B, h, w), the map they were sampled from.
 
         Raises:
             ValueError: if an input has the wrong shape, or the fellow eye is missing or unexpected.
@@ -297,7 +341,12 @@ class ZoomInNet(nn.Module):
             "gated_maps": attention_outputs["gated_maps"],
             "attention": attention_outputs["attention"],
         }
-        regions = self.sample_lesion_regions(attention_outputs["gated_maps"], attention_outputs["score_maps"])
+        with torch.no_grad():
+            region_map = self.region_map(attention_outputs["gated_maps"], attention_outputs["score_maps"])
+            if self.region_map_views == 8 and not self.training:
+                region_map = self.region_map_over_views(image_low, region_map)
+        outputs["region_map"] = region_map
+        regions = self.sample_lesion_regions(region_map)
         outputs["regions"] = self._region_boxes(regions, image_low.device)
         if self.phase == 3 and image_high is not None:
             outputs["y_c"] = self._zoom_in(image_high, regions, embedding)

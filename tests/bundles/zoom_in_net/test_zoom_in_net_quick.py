@@ -67,5 +67,7 @@ def test_quick_run_regions_hit_more_lesions_than_random_boxes(quick_run):
     assert localization["num_boxes"] == 4 and localization["iom_threshold"] == 0.3
     baseline = localization["random_baseline"]
     assert baseline["draws"] == 100
-    assert localization["box_recall"] >= baseline["box_recall"] + 0.1, (localization["box_recall"], baseline["box_recall"])
+    # the bundle's target: the regions hit at least 0.2 more of the lesion boxes than random boxes do
+    margin = localization["box_recall"] - baseline["box_recall"]
+    assert margin >= 0.2, (localization["box_recall"], baseline["box_recall"])
     assert localization["person_recall"] >= baseline["person_recall"]

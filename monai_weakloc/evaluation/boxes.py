@@ -212,8 +212,7 @@ def _max_box_accuracy(
     ]
     ground_truth = [truth.boxes[identifier] for identifier in ids]
     results: dict[str, Any] = {}
-    for version in (1, 2):
-        curves = maxboxacc.compute_box_accuracy_curves(heatmaps, ground_truth, version)
+    for version, curves in maxboxacc.compute_box_accuracy_curves_by_version(heatmaps, ground_truth, (1, 2)).items():
         results[f"v{version}"] = {
             "value": curves.value,
             "iou_thresholds": curves.iou_thresholds,

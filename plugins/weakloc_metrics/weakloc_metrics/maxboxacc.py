@@ -45,8 +45,10 @@ __all__ = [
     "IOU_THRESHOLDS_BY_VERSION",
     "MaxBoxAccuracyCurves",
     "normalize_heatmap",
+    "component_boxes",
     "heatmap_boxes",
     "compute_box_accuracy_curves",
+    "compute_box_accuracy_curves_by_version",
     "compute_max_box_accuracy",
     "MaxBoxAccuracyMetric",
 ]
@@ -108,6 +110,36 @@ def normalize_heatmap(heatmap: Any, image: str = "heatmap") -> np.ndarray:
     return (array - array.min()) / (array.max() - array.min())
 
 
+def component_boxes(normalized: np.ndarray, cam_threshold: float) -> dict[int, np.ndarray]:
+    """Boxes of a normalised heatmap binarised at ``cam_threshold``, for both versions (module conventions).
+
+    One labelling serves both: v1 boxes the largest component, v2 every component.
+
+    Args:
+        normalized: (H, W) map in [0, 1] (see :func:`normalize_heatmap`).
+        cam_threshold: tau in [0, 1).
+
+    Returns:
+        version (1, 2) -> (N, 4) ``x, y, w, h`` boxes (N >= 1; N = 1 for v1) whose pixels are the
+        reference's inclusive box.
+    """
+    height, width = normalized.shape
+    quantized = (normalized * 255).astype(np.uint8)
+    foreground = quantized > int(cam_threshold * quantized.max())
+    labels, count = ndimage.label(foreground, structure=EIGHT_CONNECTED)
+    if count == 0:
+        no_component = np.array([[0.0, 0.0, 1.0, 1.0]])
+        return {1: no_component, 2: no_component}
+    boxes = []
+    for rows, columns in ndimage.find_objects(labels):
+        x1 = min(columns.stop, width - 1)
+        y1 = min(rows.stop, height - 1)
+        boxes.append([columns.start, rows.start, x1 - columns.start + 1, y1 - rows.start + 1])
+    every = np.asarray(boxes, dtype=np.float64)
+    largest = int(np.argmax(np.bincount(labels.ravel())[1:]))
+    return {1: every[largest : largest + 1], 2: every}
+
+
 def heatmap_boxes(normalized: np.ndarray, cam_threshold: float, every_component: bool) -> np.ndarray:
     """Boxes of the components of a normalised heatmap binarised at ``cam_threshold`` (module conventions).
 
@@ -119,36 +151,26 @@ def heatmap_boxes(normalized: np.ndarray, cam_threshold: float, every_component:
     Returns:
         (N, 4) ``x, y, w, h`` boxes (N >= 1) whose pixels are the reference's inclusive box.
     """
-    height, width = normalized.shape
-    quantized = (normalized * 255).astype(np.uint8)
-    foreground = quantized > int(cam_threshold * quantized.max())
-    labels, count = ndimage.label(foreground, structure=EIGHT_CONNECTED)
-    if count == 0:
-        return np.array([[0.0, 0.0, 1.0, 1.0]])
-    slices = ndimage.find_objects(labels)
-    if not every_component:
-        sizes = np.bincount(labels.ravel())[1:]
-        slices = [slices[int(np.argmax(sizes))]]
-    boxes = []
-    for rows, columns in slices:
-        x1 = min(columns.stop, width - 1)
-        y1 = min(rows.stop, height - 1)
-        boxes.append([columns.start, rows.start, x1 - columns.start + 1, y1 - rows.start + 1])
-    return np.asarray(boxes, dtype=np.float64)
+    return component_boxes(normalized, cam_threshold)[2 if every_component else 1]
 
 
 def _image_correct(
-    heatmap: Any, ground_truth: Any, cam_thresholds: np.ndarray, iou_thresholds: np.ndarray, version: int, image: str
-) -> np.ndarray:
-    """(D, T) bool: whether one image is correctly localised at each (delta, tau)."""
+    heatmap: Any, ground_truth: Any, cam_thresholds: np.ndarray, versions: Sequence[int], image: str
+) -> dict[int, np.ndarray]:
+    """Per version, (D, T) bool: whether one image is correctly localised at each (delta, tau)."""
     lesions = as_xywh_boxes(ground_truth, f"ground-truth boxes of {image}")
     if lesions.shape[0] == 0:
         raise ValueError(f"{image} has no ground-truth box; MaxBoxAcc evaluates images with at least one box")
     normalized = normalize_heatmap(heatmap, image)
-    best_iou = np.array(
-        [xywh_iou(heatmap_boxes(normalized, tau, version == 2), lesions).max() for tau in cam_thresholds]
-    )
-    return best_iou[None, :] >= iou_thresholds[:, None]
+    best_iou = {version: np.empty(len(cam_thresholds)) for version in versions}
+    for index, tau in enumerate(cam_thresholds):
+        boxes = component_boxes(normalized, tau)
+        for version in versions:
+            best_iou[version][index] = xywh_iou(boxes[version], lesions).max()
+    return {
+        version: best_iou[version][None, :] >= np.asarray(IOU_THRESHOLDS_BY_VERSION[version])[:, None]
+        for version in versions
+    }
 
 
 def _curves(correct: np.ndarray, cam_thresholds: np.ndarray, iou_thresholds: np.ndarray) -> MaxBoxAccuracyCurves:
@@ -164,6 +186,40 @@ def _curves(correct: np.ndarray, cam_thresholds: np.ndarray, iou_thresholds: np.
         best_cam_thresholds=cam_thresholds[best],
         value=float(max_box_accuracy.mean()),
     )
+
+
+def compute_box_accuracy_curves_by_version(
+    heatmaps: Sequence[Any],
+    ground_truth_boxes: Sequence[Any],
+    versions: Sequence[int] = (1, 2),
+    cam_thresholds: Any = DEFAULT_CAM_THRESHOLDS,
+) -> dict[int, MaxBoxAccuracyCurves]:
+    """BoxAcc curves and MaxBoxAcc of a set of images for several versions, binarising each map once per tau.
+
+    Args:
+        heatmaps: per image, an (H_i, W_i) or (1, H_i, W_i) map (a (B, 1, H, W) tensor works too).
+        ground_truth_boxes: per image, an (M_i, 4) array/tensor of ``x, y, w, h`` boxes, M_i >= 1.
+        versions: among 1 (largest component, delta 0.5) and 2 (every component, delta 0.3/0.5/0.7).
+        cam_thresholds: the tau grid, values in [0, 1).
+
+    Returns:
+        version -> the curves and the reported value.
+    """
+    setups = {version: _check_setup(version, cam_thresholds) for version in versions}
+    if not setups:
+        raise ValueError("versions must name at least one MaxBoxAcc version (1 or 2)")
+    if len(heatmaps) != len(ground_truth_boxes):
+        raise ValueError(f"heatmaps covers {len(heatmaps)} images but ground_truth_boxes {len(ground_truth_boxes)}")
+    if len(heatmaps) == 0:
+        raise ValueError("MaxBoxAcc needs at least one image")
+    grid = setups[versions[0]][0]
+    correct = [
+        _image_correct(h, g, grid, versions, f"image {i}") for i, (h, g) in enumerate(zip(heatmaps, ground_truth_boxes))
+    ]
+    return {
+        version: _curves(np.stack([flags[version] for flags in correct]), grid, iou_thresholds)
+        for version, (_, iou_thresholds) in setups.items()
+    }
 
 
 def compute_box_accuracy_curves(
@@ -183,18 +239,7 @@ def compute_box_accuracy_curves(
     Returns:
         the curves and the reported value.
     """
-    grid, iou_thresholds = _check_setup(version, cam_thresholds)
-    if len(heatmaps) != len(ground_truth_boxes):
-        raise ValueError(f"heatmaps covers {len(heatmaps)} images but ground_truth_boxes {len(ground_truth_boxes)}")
-    if len(heatmaps) == 0:
-        raise ValueError("MaxBoxAcc needs at least one image")
-    correct = np.stack(
-        [
-            _image_correct(h, g, grid, iou_thresholds, version, f"image {i}")
-            for i, (h, g) in enumerate(zip(heatmaps, ground_truth_boxes))
-        ]
-    )
-    return _curves(correct, grid, iou_thresholds)
+    return compute_box_accuracy_curves_by_version(heatmaps, ground_truth_boxes, (version,), cam_thresholds)[version]
 
 
 def compute_max_box_accuracy(
@@ -241,7 +286,7 @@ class MaxBoxAccuracyMetric(CumulativeIterationMetric):
         if y_pred.shape[0] != y.shape[0]:
             raise ValueError(f"y_pred covers {y_pred.shape[0]} images but y covers {y.shape[0]}")
         correct = [
-            _image_correct(h, g, self.cam_thresholds, self.iou_thresholds, self.version, f"batch image {i}")
+            _image_correct(h, g, self.cam_thresholds, (self.version,), f"batch image {i}")[self.version]
             for i, (h, g) in enumerate(zip(y_pred, y))
         ]
         return torch.as_tensor(np.stack(correct).astype(np.int64))

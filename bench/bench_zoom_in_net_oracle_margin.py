@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from monai.bundle import ConfigParser
 
+from monai_weakloc.data.synthetic.fundus import LESION_KINDS
 from monai_weakloc.engines.localization_outputs import input_boxes_to_original
 from monai_weakloc.evaluation.boxes import random_boxes_like
 from monai_weakloc.evaluation.tables import read_box_table
@@ -30,7 +31,6 @@ from monai_weakloc.localize import sample_regions
 from weakloc_metrics.iom_recall import compute_iom_recall
 
 CONFIGS = Path(__file__).resolve().parents[1] / "bundles" / "zoom_in_net" / "configs"
-LESION_KINDS = ("microaneurysm", "haemorrhage", "hard_exudate", "cotton_wool_spot")
 FEATURE_STRIDE = 32
 
 

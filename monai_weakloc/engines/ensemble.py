@@ -6,7 +6,7 @@ such an average:
 - in one run, with MONAI's ``monai.engines.EnsembleEvaluator``: :func:`networks_from_checkpoints` builds
   one network per checkpoint, the evaluator stores each network's output under ``pred_0``, ``pred_1``,
   ...; its ``postprocessing`` :class:`MeanLocalizationEnsembled` turns each output into a
-  :class:`~monai_weakloc.engines.localization_outputs.LocalizationBatch` and averages them with MONAI's
+  :class:`~monai_weakloc.localize.Localization` and averages them with MONAI's
   ``MeanEnsemble``, so that the usual ``LocalizationOutputWriter`` writes the ensemble's files;
 - from the ``predictions.csv`` files of separate inference runs, with :func:`average_prediction_files`.
 
@@ -31,7 +31,7 @@ from monai.transforms import MapTransform, MeanEnsemble
 from monai.utils import CommonKeys
 from torch import nn
 
-from monai_weakloc.engines.localization_outputs import LocalizationBatch
+from monai_weakloc.localize.localization import Localization, Localizer
 from monai_weakloc.evaluation.tables import read_grade_table
 
 __all__ = ["MeanLocalizationEnsembled", "average_prediction_files", "networks_from_checkpoints"]
@@ -78,18 +78,20 @@ class MeanLocalizationEnsembled(MapTransform):
     """Average the localization results of several networks' outputs, stored under ``keys``.
 
     For ``monai.engines.EnsembleEvaluator(..., decollate=False, postprocessing=...)``: each ``data[key]`` is
-    one network's output for the batch; ``extract`` turns it into a :class:`LocalizationBatch`, and the
-    result under ``output_key`` is a :class:`LocalizationBatch` holding
+    one network's output for the batch; ``localizer`` turns it into a :class:`~monai_weakloc.localize.Localization`,
+    and the result under ``output_key`` is a ``Localization`` holding
 
     - ``probabilities``: the (weighted) mean of the members' (B, K) probabilities;
-    - ``heatmaps``: the (weighted) mean of the members' (B, M, h, w) heatmaps (same shape required);
-    - ``boxes``, ``box_scores`` and ``region_map``: the first member's. Boxes of different networks cannot be
-      averaged; with ``box_scores=None`` the output writer scores them on that region map, or on the mean
-      heatmaps when the members give none.
+    - ``heatmaps`` and ``masks``: per name, the (weighted) mean of the members' (B, h, w) maps (same names and
+      shapes required);
+    - ``boxes``, ``points`` and ``overlay_map``: the first member's (detections of different networks cannot
+      be averaged).
+
+    The output writer then takes the result as it is (``LocalizationOutputWriter(localizer=None)``).
 
     Args:
         keys: the keys of the members' outputs (``pred_0``, ``pred_1``, ... for ``EnsembleEvaluator``).
-        extract: ``extract(output)`` -> :class:`LocalizationBatch` for one member's output.
+        localizer: ``localizer(output, None)`` -> ``Localization`` for one member's output.
         output_key: where the mean goes (``pred``: where ``LocalizationOutputWriter`` reads it).
         weights: one weight per member (see ``monai.transforms.MeanEnsemble``); ``None`` is the plain mean.
     """
@@ -97,35 +99,42 @@ class MeanLocalizationEnsembled(MapTransform):
     def __init__(
         self,
         keys: KeysCollection,
-        extract: Callable[[Any], LocalizationBatch],
+        localizer: Localizer,
         output_key: str = CommonKeys.PRED,
         weights: Sequence[float] | None = None,
     ) -> None:
         super().__init__(keys)
         if weights is not None and len(weights) != len(self.keys):
             raise ValueError(f"weights must give one weight per key: {len(weights)} weights for keys {self.keys}")
-        self.extract = extract
+        self.localizer = localizer
         self.output_key = output_key
         self.mean = MeanEnsemble(weights=weights)
+
+    def _mean_maps(self, members: list[Localization], what: str) -> dict[str, torch.Tensor] | None:
+        maps = [getattr(member, what) for member in members]
+        if maps[0] is None:
+            return None
+        layouts = {tuple((name, tuple(m.shape)) for name, m in (member_maps or {}).items()) for member_maps in maps}
+        if len(layouts) != 1:
+            raise ValueError(f"MeanLocalizationEnsembled: members' {what} differ in names or shapes: {sorted(layouts)} (keys {self.keys})")
+        return {name: self.mean([member_maps[name].float() for member_maps in maps]) for name in maps[0]}
 
     def __call__(self, data: dict) -> dict:
         missing = [key for key in self.keys if key not in data]
         if missing:
             raise ValueError(f"MeanLocalizationEnsembled: no member output under {missing}; found keys {sorted(data)}")
-        members = [self.extract(data[key]) for key in self.keys]
-        shapes = {tuple(member.heatmaps.shape) for member in members}
-        if len(shapes) != 1:
-            raise ValueError(
-                f"MeanLocalizationEnsembled: members' heatmaps differ in shape: {sorted(shapes)} (keys {self.keys})"
-            )
+        members = [self.localizer(data[key], None) for key in self.keys]
         first = members[0]
         result = dict(data)
-        result[self.output_key] = LocalizationBatch(
+        result[self.output_key] = Localization(
             probabilities=self.mean([member.probabilities.float() for member in members]),
-            heatmaps=self.mean([member.heatmaps.float() for member in members]),
+            probability_kind=first.probability_kind,
+            class_names=first.class_names,
+            heatmaps=self._mean_maps(members, "heatmaps") or {},
             boxes=first.boxes,
-            box_scores=first.box_scores,
-            region_map=first.region_map,
+            points=first.points,
+            masks=self._mean_maps(members, "masks"),
+            overlay_map=first.overlay_map,
         )
         return result
 

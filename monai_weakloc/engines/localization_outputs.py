@@ -1,18 +1,21 @@
-"""Write what a weakly supervised localizer found, per image, in the original image's geometry.
+"""Write what a localizer found, per image, in the original image's geometry: the output contract.
 
-Every bundle's inference writes the same files into its ``output_dir``:
+Every bundle's inference writes the files of ``docs/outputs.md`` into its ``output_dir`` through this one
+handler; which files depends on what the method's :class:`~monai_weakloc.localize.Localization` holds:
 
-- ``predictions.csv``: ``image,<label_column>,prob_0,...,prob_{K-1}``, one row per image;
-- ``heatmaps/<image>_<name>.png`` and ``.nii.gz``: one map per image and heatmap name, resized back to the
-  original image (undoing the border crop);
-- ``boxes.csv``: ``image,label,x,y,w,h,score`` in pixels of the original image;
-- ``overlays/<image>.png``: the region map (by default the heatmaps' sum) blended on the original image, with the boxes.
+- ``predictions.csv``: single-label ``image,<label_column>,prob_0,...,prob_{K-1}``; multi-label
+  ``image,labels,<class name>...`` with ``labels`` the classes at or above ``label_threshold`` joined by
+  ``|`` (``No Finding`` when none);
+- ``heatmaps/<image>_<map>.png`` (8-bit) and ``.nii.gz`` (float32 values), one per named map;
+- ``boxes.csv`` ``image,label,x,y,w,h,score`` and ``points.csv`` ``image,label,x,y,score``;
+- ``masks/<image>_<label>.nii.gz`` (probability) and ``.png`` (binary at ``mask_threshold``, 0/255);
+- ``overlays/<image>.png``: the overlay map over the original image, with boxes and points.
 
-Networks differ in what they return; a bundle passes an ``extract`` callable turning the network's
-output for a batch into a :class:`LocalizationBatch` in network-input pixels, and this handler maps it back
-through the loader's meta data (``original_size`` and ``crop_box``, see
-:mod:`monai_weakloc.transforms`). MONAI's ``SaveImage``/``ClassificationSaver`` write one array or one
-CSV of scores; none maps boxes and maps back through a crop, hence this handler.
+A registered localizer (``monai_weakloc.registry.create("localizer", ...)``) turns the network's output for a
+batch into a ``Localization`` in network-input pixels; this handler maps it back through the loader's meta
+data (``original_size`` and ``crop_box``, see :mod:`monai_weakloc.transforms`). MONAI's ``SaveImage`` and
+``ClassificationSaver`` write one array or one CSV of scores; none maps boxes and points back through a
+crop, hence this handler.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,99 +33,113 @@ import torch
 from ignite.engine import Engine, Events
 from monai.utils import CommonKeys
 
+from monai_weakloc.localize.geometry import input_boxes_to_original, input_points_to_original
+from monai_weakloc.localize.localization import Detections, Localization, Localizer
 from monai_weakloc.report import write_heatmap_nifti, write_heatmap_png, write_overlay
+from monai_weakloc.report.heatmap_png import write_binary_mask_png
 from monai_weakloc.transforms import CROP_BOX_META_KEY, ORIGINAL_SIZE_META_KEY, LoadImage2D
 
-__all__ = ["LocalizationBatch", "LocalizationOutputWriter", "input_boxes_to_original"]
+__all__ = ["NO_FINDING", "LocalizationOutputWriter", "predicted_labels"]
 
 logger = logging.getLogger(__name__)
 
+NO_FINDING = "No Finding"
+"""The ``labels`` value of a multi-label image with no class at or above the threshold (ChestX-ray14's)."""
 
-@dataclass
-class LocalizationBatch:
-    """A batch of localization results in network-input pixels.
-
-    Attributes:
-        probabilities: (B, K) class probabilities.
-        heatmaps: (B, M, h, w), M maps per image (``h, w`` any size; they cover the network input).
-        boxes: per image, (n_i, 4) boxes ``x, y, w, h`` in network-input pixels.
-        box_scores: per image, (n_i,) scores; ``None`` scores each box by the maximum of the region map
-            inside it.
-        region_map: (B, h', w'), the map the boxes were taken from, shown by the overlays; ``None`` takes
-            the heatmaps' sum.
-    """
-
-    probabilities: torch.Tensor
-    heatmaps: torch.Tensor
-    boxes: Sequence[torch.Tensor]
-    box_scores: Sequence[torch.Tensor] | None = None
-    region_map: torch.Tensor | None = None
+BOX_HEADER = ["image", "label", "x", "y", "w", "h", "score"]
+POINT_HEADER = ["image", "label", "x", "y", "score"]
 
 
-def input_boxes_to_original(boxes: np.ndarray, input_size: Sequence[int], crop_box: Sequence[int]) -> np.ndarray:
-    """Map ``x, y, w, h`` boxes from the network input to the original image.
-
-    The input was the crop ``crop_box = (x0, y0, x1, y1)`` of the original image, resized to ``input_size``.
+def predicted_labels(probabilities: Sequence[float], class_names: Sequence[str], threshold: float) -> str:
+    """Multi-label prediction as ChestX-ray14 writes findings: names at or above ``threshold`` joined by ``|``.
 
     Args:
-        boxes: (n, 4) ``x, y, w, h`` in input pixels.
-        input_size: (H_in, W_in).
-        crop_box: the crop in original pixels, exclusive ends.
+        probabilities: K probabilities of one image.
+        class_names: the K class names.
+        threshold: the decision level.
 
     Returns:
-        (n, 4) ``x, y, w, h`` in original pixels.
+        e.g. ``"Effusion|Mass"``, or ``"No Finding"``.
     """
-    x0, y0, x1, y1 = (float(v) for v in crop_box)
-    scale_x = (x1 - x0) / float(input_size[1])
-    scale_y = (y1 - y0) / float(input_size[0])
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return np.stack(
-        [boxes[:, 0] * scale_x + x0, boxes[:, 1] * scale_y + y0, boxes[:, 2] * scale_x, boxes[:, 3] * scale_y], axis=1
-    )
+    found = [name for name, p in zip(class_names, probabilities) if p >= threshold]
+    return "|".join(found) if found else NO_FINDING
+
+
+@dataclass
+class _ImageGeometry:
+    """Where one network input came from: original (H, W) and the crop ``(x0, y0, x1, y1)`` it was resized from."""
+
+    original_size: tuple[int, int]
+    crop_box: tuple[int, int, int, int]
+    input_size: tuple[int, int]
+
+
+@dataclass
+class _Tables:
+    """Rows of the CSV files, and which of them the method produces."""
+
+    predictions: list[list[Any]] = field(default_factory=list)
+    boxes: list[list[Any]] = field(default_factory=list)
+    points: list[list[Any]] = field(default_factory=list)
+    header: list[str] | None = None
+    has_boxes: bool = False
+    has_points: bool = False
 
 
 class LocalizationOutputWriter:
-    """Ignite handler, attached to an evaluator, writing predictions, heatmaps, boxes and overlays.
+    """Ignite handler, attached to an evaluator, writing the files of the output contract.
 
     Args:
         output_dir: where the files go.
-        extract: ``extract(pred)`` with the evaluator's ``engine.state.output[CommonKeys.PRED]`` (the network's
-            output for the batch; use an evaluator with ``decollate=False``) returning a :class:`LocalizationBatch`.
-        heatmap_names: names of the M heatmaps (file suffixes), e.g. ``["grade1", ..., "grade4"]``.
-        image_key: batch key of the network input image (a ``MetaTensor`` with ``original_size`` and
-            ``crop_box`` in its meta and ``filename_or_obj``).
-        id_key: batch key of the image ids.
-        label_column: name of the predicted-label column of ``predictions.csv``.
-        box_label: label written for every box.
-        write_nifti: also write each heatmap as NIfTI.
+        localizer: ``localizer(pred, batch) -> Localization`` with the evaluator's
+            ``engine.state.output[CommonKeys.PRED]`` (use an evaluator with ``decollate=False``) and
+            ``engine.state.batch``; build it by registry name in a config. ``None``: the output already is a
+            ``Localization`` (an ensemble's post-processing made it, see
+            :class:`~monai_weakloc.engines.ensemble.MeanLocalizationEnsembled`).
+        image_key: batch key of the network input (a ``MetaTensor`` with ``original_size``, ``crop_box``
+            and ``filename_or_obj`` in its meta).
+        id_key: batch key of the image ids (the file names without extension).
+        label_column: single-label predictions: the name of the predicted-class column (``level`` for graded
+            datasets, ``label`` otherwise).
+        label_threshold: multi-label predictions: the probability at which a class is predicted.
+        mask_threshold: the probability at which a mask pixel is foreground in ``masks/*.png``.
+        field_of_view_key: batch key of the field of view (B, 1, H_in, W_in) in network-input pixels; the
+            overlays draw no heat outside it. Missing from the batch: the whole crop is the field of view.
+        write_nifti: also write each heatmap as NIfTI (the masks are always written as NIfTI).
         write_overlays: write ``overlays/`` (reads each original image once more).
+
+    Raises:
+        ValueError: when thresholds are not in [0, 1].
     """
 
     def __init__(
         self,
         output_dir: str | Path,
-        extract: Callable[[Any], LocalizationBatch],
-        heatmap_names: Sequence[str],
+        localizer: Localizer | None,
         image_key: str = CommonKeys.IMAGE,
         id_key: str = "id",
         label_column: str = "level",
-        box_label: str = "lesion",
+        label_threshold: float = 0.5,
+        mask_threshold: float = 0.5,
+        field_of_view_key: str = "fov",
         write_nifti: bool = True,
         write_overlays: bool = True,
     ) -> None:
+        for name, value in (("label_threshold", label_threshold), ("mask_threshold", mask_threshold)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"LocalizationOutputWriter: {name} must lie in [0, 1], got {value!r}")
         self.output_dir = Path(output_dir)
-        self.extract = extract
-        self.heatmap_names = list(heatmap_names)
+        self.localizer = localizer
         self.image_key = image_key
         self.id_key = id_key
         self.label_column = label_column
-        self.box_label = box_label
+        self.label_threshold = label_threshold
+        self.mask_threshold = mask_threshold
+        self.field_of_view_key = field_of_view_key
         self.write_nifti = write_nifti
         self.write_overlays = write_overlays
         self._loader = LoadImage2D(mode="keep")
-        self._predictions: list[list[Any]] = []
-        self._boxes: list[list[Any]] = []
-        self._num_classes = 0
+        self._tables = _Tables()
 
     def attach(self, engine: Engine) -> None:
         """Attach to an evaluator."""
@@ -132,89 +149,145 @@ class LocalizationOutputWriter:
 
     def reset(self, engine: Engine | None = None) -> None:
         """Forget the rows of an earlier run."""
-        self._predictions, self._boxes = [], []
+        self._tables = _Tables()
 
     def write_batch(self, engine: Engine) -> None:
-        """Write the heatmaps and overlays of one batch and keep its table rows."""
+        """Write the image files of one batch and keep its table rows."""
         batch = engine.state.batch
+        pred = engine.state.output[CommonKeys.PRED]
+        result = pred if self.localizer is None else self.localizer(pred, batch)
+        if not isinstance(result, Localization):
+            raise TypeError(
+                f"LocalizationOutputWriter: expected a Localization from the localizer, got {type(result).__name__}"
+            )
         image = batch[self.image_key]
-        result = self.extract(engine.state.output[CommonKeys.PRED])
-        heatmaps = result.heatmaps.detach().float().cpu()
-        if heatmaps.shape[1] != len(self.heatmap_names):
-            raise ValueError(
-                f"LocalizationOutputWriter: {heatmaps.shape[1]} heatmaps per image but {len(self.heatmap_names)} "
-                f"heatmap_names {self.heatmap_names}"
-            )
-        region_maps = (
-            result.region_map.detach().float().cpu() if result.region_map is not None else heatmaps.sum(dim=1)
-        )
-        probabilities = result.probabilities.detach().float().cpu()
-        self._num_classes = probabilities.shape[1]
-        input_size = tuple(image.shape[-2:])
-        meta = image.meta
-        for index, image_id in enumerate(batch[self.id_key]):
-            original_size = [int(v) for v in meta[ORIGINAL_SIZE_META_KEY][index]]
-            crop_box = [int(v) for v in meta[CROP_BOX_META_KEY][index]] if CROP_BOX_META_KEY in meta else None
-            crop = crop_box or [0, 0, original_size[1], original_size[0]]
-            self._predictions.append(
-                [image_id, int(probabilities[index].argmax()), *[f"{p:.6f}" for p in probabilities[index].tolist()]]
-            )
-            maps = heatmaps[index]
-            for name, heatmap in zip(self.heatmap_names, maps):
-                write_heatmap_png(heatmap, self.output_dir / "heatmaps" / f"{image_id}_{name}.png", original_size, crop)
-                if self.write_nifti:
-                    write_heatmap_nifti(
-                        heatmap, self.output_dir / "heatmaps" / f"{image_id}_{name}.nii.gz", original_size, crop
-                    )
-            boxes_input = result.boxes[index].detach().float().cpu().numpy().reshape(-1, 4)
-            scores = (
-                result.box_scores[index].detach().float().cpu().numpy().reshape(-1)
-                if result.box_scores is not None
-                else self._scores_from_heatmap(region_maps[index], boxes_input, input_size)
-            )
-            boxes_original = input_boxes_to_original(boxes_input, input_size, crop)
-            for box, score in zip(boxes_original, scores):
-                self._boxes.append([image_id, self.box_label, *[f"{v:.1f}" for v in box], f"{float(score):.6f}"])
+        ids = [str(image_id) for image_id in batch[self.id_key]]
+        if len(ids) != result.batch_size:
+            raise ValueError(f"LocalizationOutputWriter: {result.batch_size} results for the {len(ids)} images {ids}")
+        fov = batch.get(self.field_of_view_key) if isinstance(batch, Mapping) else None
+        for index, image_id in enumerate(ids):
+            geometry = self._geometry(image, index)
+            self._keep_prediction(image_id, result, index)
+            self._write_maps(image_id, result, index, geometry)
+            boxes = self._keep_detections(image_id, result.boxes, index, geometry, self._tables.boxes)
+            points = self._keep_detections(image_id, result.points, index, geometry, self._tables.points)
             if self.write_overlays:
-                original = self._loader(meta["filename_or_obj"][index])
-                write_overlay(
-                    original,
-                    region_maps[index],
-                    self.output_dir / "overlays" / f"{image_id}.png",
-                    boxes=[(x, y, x + w, y + h) for x, y, w, h in boxes_original],
-                    scores=[float(s) for s in scores],
-                    crop_box=crop,
-                )
+                field_of_view = None if fov is None else fov[index].detach().float().cpu().reshape(fov.shape[-2:])
+                self._write_overlay(image, index, image_id, result, geometry, boxes, points, field_of_view)
+        self._tables.has_boxes |= result.boxes is not None
+        self._tables.has_points |= result.points is not None
+
+    def _geometry(self, image: Any, index: int) -> _ImageGeometry:
+        meta = image.meta
+        original_size = tuple(int(v) for v in meta[ORIGINAL_SIZE_META_KEY][index])
+        if CROP_BOX_META_KEY in meta:
+            crop_box = tuple(int(v) for v in meta[CROP_BOX_META_KEY][index])
+        else:
+            crop_box = (0, 0, original_size[1], original_size[0])
+        return _ImageGeometry(original_size, crop_box, tuple(int(v) for v in image.shape[-2:]))
+
+    def _keep_prediction(self, image_id: str, result: Localization, index: int) -> None:
+        probabilities = result.probabilities[index].detach().float().cpu().tolist()
+        if result.probability_kind == "multi_label":
+            names = result.names_of_classes()
+            header = ["image", "labels", *names]
+            first = predicted_labels(probabilities, names, self.label_threshold)
+        else:
+            header = ["image", self.label_column, *[f"prob_{k}" for k in range(len(probabilities))]]
+            first = int(np.argmax(probabilities))
+        if self._tables.header is None:
+            self._tables.header = header
+        elif self._tables.header != header:
+            raise ValueError(f"LocalizationOutputWriter: image {image_id} has columns {header}, earlier images {self._tables.header}")
+        self._tables.predictions.append([image_id, first, *[f"{p:.6f}" for p in probabilities]])
+
+    def _write_maps(self, image_id: str, result: Localization, index: int, geometry: _ImageGeometry) -> None:
+        size, crop = geometry.original_size, geometry.crop_box
+        for name, maps in result.heatmaps.items():
+            heatmap = maps[index].detach().float().cpu()
+            write_heatmap_png(heatmap, self.output_dir / "heatmaps" / f"{image_id}_{name}.png", size, crop)
+            if self.write_nifti:
+                write_heatmap_nifti(heatmap, self.output_dir / "heatmaps" / f"{image_id}_{name}.nii.gz", size, crop)
+        for label, maps in (result.masks or {}).items():
+            probability = maps[index].detach().float().cpu()
+            write_heatmap_nifti(probability, self.output_dir / "masks" / f"{image_id}_{label}.nii.gz", size, crop)
+            write_binary_mask_png(probability, self.output_dir / "masks" / f"{image_id}_{label}.png",
+                                  self.mask_threshold, size, crop)
 
     @staticmethod
-    def _scores_from_heatmap(heatmap: torch.Tensor, boxes: np.ndarray, input_size: Sequence[int]) -> np.ndarray:
-        """Max of ``heatmap`` (h, w), resized to the input, inside each input-pixel box."""
-        resized = torch.nn.functional.interpolate(
-            heatmap[None, None], size=tuple(input_size), mode="bilinear", align_corners=False
-        )[0, 0]
-        scores = []
-        for x, y, w, h in boxes:
-            x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
-            x1, y1 = max(int(np.ceil(x + w)), x0 + 1), max(int(np.ceil(y + h)), y0 + 1)
-            scores.append(float(resized[y0:y1, x0:x1].max()))
-        return np.asarray(scores)
+    def _keep_detections(
+        image_id: str,
+        per_image: Sequence[Detections] | None,
+        index: int,
+        geometry: _ImageGeometry,
+        rows: list[list[Any]],
+    ) -> Detections | None:
+        """Map one image's detections to the original image, keep their rows, return them mapped."""
+        if per_image is None:
+            return None
+        detections = per_image[index]
+        coordinates = detections.coordinates.detach().double().cpu().numpy()
+        if coordinates.shape[1] == 4:
+            mapped = input_boxes_to_original(coordinates, geometry.input_size, geometry.crop_box)
+        else:
+            mapped = input_points_to_original(coordinates, geometry.input_size, geometry.crop_box)
+        scores = detections.scores.detach().double().cpu().numpy().reshape(-1)
+        for values, label, score in zip(mapped, detections.labels, scores):
+            rows.append([image_id, str(label), *[f"{v:.1f}" for v in values], f"{float(score):.6f}"])
+        return Detections(torch.from_numpy(mapped), list(detections.labels), torch.from_numpy(scores))
+
+    def _write_overlay(
+        self,
+        image: Any,
+        index: int,
+        image_id: str,
+        result: Localization,
+        geometry: _ImageGeometry,
+        boxes: Detections | None,
+        points: Detections | None,
+        field_of_view: torch.Tensor | None,
+    ) -> None:
+        if result.overlay_map is not None:
+            shown = result.overlay_map[index]
+        elif result.heatmaps:
+            shown = next(iter(result.heatmaps.values()))[index]
+        elif result.masks:
+            shown = next(iter(result.masks.values()))[index]
+        else:
+            return
+        original = self._loader(image.meta["filename_or_obj"][index])
+        box_rows = [] if boxes is None else boxes.coordinates.tolist()
+        write_overlay(
+            original,
+            shown.detach().float().cpu(),
+            self.output_dir / "overlays" / f"{image_id}.png",
+            boxes=[(x, y, x + w, y + h) for x, y, w, h in box_rows],
+            labels=None if boxes is None else list(boxes.labels),
+            scores=None if boxes is None else boxes.scores.tolist(),
+            crop_box=geometry.crop_box,
+        )
 
     def write_tables(self, engine: Engine | None = None) -> None:
-        """Write ``predictions.csv`` and ``boxes.csv`` (atomically) and log where everything is."""
+        """Write ``predictions.csv`` and, as the method has them, ``boxes.csv`` and ``points.csv`` (atomically)."""
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        header = ["image", self.label_column, *[f"prob_{k}" for k in range(self._num_classes)]]
-        self._write_csv(self.output_dir / "predictions.csv", header, self._predictions)
-        self._write_csv(self.output_dir / "boxes.csv", ["image", "label", "x", "y", "w", "h", "score"], self._boxes)
+        tables = self._tables
+        written = [self._write_csv(self.output_dir / "predictions.csv", tables.header or ["image"], tables.predictions)]
+        if tables.has_boxes:
+            written.append(self._write_csv(self.output_dir / "boxes.csv", BOX_HEADER, tables.boxes))
+        if tables.has_points:
+            written.append(self._write_csv(self.output_dir / "points.csv", POINT_HEADER, tables.points))
         logger.info(
-            "wrote %d predictions and %d boxes to %s (heatmaps/ and overlays/ beside them)",
-            len(self._predictions), len(self._boxes), self.output_dir,
+            "wrote %d predictions, %d boxes and %d points to %s (%s)",
+            len(tables.predictions), len(tables.boxes), len(tables.points), self.output_dir,
+            ", ".join(path.name for path in written),
         )
 
     @staticmethod
-    def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
         tmp = path.with_suffix(".csv.tmp")
         with open(tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
             writer.writerows(sorted(rows, key=lambda row: str(row[0])))
         os.replace(tmp, path)
+        return path

@@ -11,7 +11,9 @@ from monai_weakloc.localize.cam import class_activation_maps, spatial_softmax
 from monai_weakloc.localize.clustering import ClusterMember, cluster_attention_regions
 from monai_weakloc.localize.components import heatmap_to_boxes
 from monai_weakloc.localize.crop import CropBatch, crop_around, crop_around_batch, crop_box
+from monai_weakloc.localize.geometry import input_boxes_to_original, input_points_to_original
 from monai_weakloc.localize.heatmap import heatmap_batch, resize_heatmaps
+from monai_weakloc.localize.localization import PROBABILITY_KINDS, Detections, Localization, Localizer
 from monai_weakloc.localize.peaks import heatmap_to_points
 from monai_weakloc.localize.region import Point, Region, scale_point, scale_region
 from monai_weakloc.localize.region_sampling import sample_regions
@@ -23,8 +25,12 @@ from monai_weakloc.localize.saliency import (
 )
 
 __all__ = [
+    "PROBABILITY_KINDS",
     "ClusterMember",
     "CropBatch",
+    "Detections",
+    "Localization",
+    "Localizer",
     "Point",
     "Region",
     "border_margins",
@@ -41,6 +47,8 @@ __all__ = [
     "heatmap_batch",
     "heatmap_to_boxes",
     "heatmap_to_points",
+    "input_boxes_to_original",
+    "input_points_to_original",
     "input_gradients",
     "resize_heatmaps",
     "sample_regions",

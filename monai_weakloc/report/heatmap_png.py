@@ -17,7 +17,7 @@ from PIL import Image
 
 from monai_weakloc.report.geometry import restore_heatmap_geometry
 
-__all__ = ["heatmap_to_uint8", "write_heatmap_png"]
+__all__ = ["heatmap_to_uint8", "write_binary_mask_png", "write_heatmap_png"]
 
 
 def heatmap_to_uint8(heatmap: np.ndarray, value_range: Sequence[float] | None = None) -> np.ndarray:
@@ -78,4 +78,38 @@ def write_heatmap_png(
     output = Path(path)
     output.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels).save(output, format="PNG")
+    return output
+
+
+def write_binary_mask_png(
+    probability: NdarrayOrTensor,
+    path: PathLike,
+    threshold: float,
+    original_size: Sequence[int] | None = None,
+    crop_box: Sequence[int] | None = None,
+) -> Path:
+    """Write a probability map, thresholded, as a 0/255 PNG in the geometry of the original image.
+
+    The map is first restored to the original image (bilinear resize into the crop, zero outside it), then
+    a pixel is 255 where the restored probability is at least ``threshold``.
+
+    Args:
+        probability: (h, w) array or tensor of probabilities.
+        path: the PNG file to write (parent folders are created).
+        threshold: the foreground level, in [0, 1].
+        original_size: (H, W) of the original image; ``None`` keeps (h, w).
+        crop_box: ``(x0, y0, x1, y1)`` of the original image the map covered.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: on a bad map, size, box or threshold.
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}")
+    restored = restore_heatmap_geometry(probability, original_size, crop_box)
+    output = Path(path)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.where(restored >= threshold, 255, 0).astype(np.uint8)).save(output, format="PNG")
     return output

@@ -13,7 +13,7 @@ from monai_weakloc.engines.ensemble import (
     average_prediction_files,
     networks_from_checkpoints,
 )
-from monai_weakloc.engines.localization_outputs import LocalizationBatch
+from monai_weakloc.localize import Detections, Localization
 
 
 class _TinyLocalizer(nn.Module):
@@ -28,9 +28,18 @@ class _TinyLocalizer(nn.Module):
         return {"logits": maps.mean(dim=(2, 3)), "maps": maps}
 
 
-def _localization(output: dict[str, torch.Tensor]) -> LocalizationBatch:
-    boxes = [torch.tensor([[0.0, 0.0, 1.0, 1.0]]) for _ in range(output["logits"].shape[0])]
-    return LocalizationBatch(probabilities=torch.softmax(output["logits"], 1), heatmaps=output["maps"], boxes=boxes)
+def _localization(output: dict[str, torch.Tensor], batch: dict | None = None) -> Localization:
+    boxes = [Detections(torch.tensor([[0.0, 0.0, 1.0, 1.0]]), ["lesion"], torch.ones(1)) for _ in output["logits"]]
+    maps = output["maps"]
+    return Localization(
+        probabilities=torch.softmax(output["logits"], 1),
+        heatmaps={f"class{k}": maps[:, k] for k in range(maps.shape[1])},
+        boxes=boxes,
+    )
+
+
+def _as_is(localization: Localization, batch: dict | None = None) -> Localization:
+    return localization
 
 
 def _saved_members(tmp_path, count: int) -> list:
@@ -53,7 +62,7 @@ def test_ensemble_evaluator_with_mean_postprocessing_gives_the_hand_computed_mea
         val_data_loader=[{"image": images, "label": torch.zeros(4)}],
         networks=networks,
         pred_keys=keys,
-        postprocessing=MeanLocalizationEnsembled(keys=keys, extract=_localization),
+        postprocessing=MeanLocalizationEnsembled(keys=keys, localizer=_localization),
         decollate=False,
     )
     evaluator.run()
@@ -67,29 +76,31 @@ def test_ensemble_evaluator_with_mean_postprocessing_gives_the_hand_computed_mea
         expected_probabilities += torch.softmax(output["logits"], 1) / 3
         expected_maps += output["maps"] / 3
     assert torch.allclose(result.probabilities, expected_probabilities, atol=1e-6)
-    assert torch.allclose(result.heatmaps, expected_maps, atol=1e-6)
+    for k in range(3):
+        assert torch.allclose(result.heatmaps[f"class{k}"], expected_maps[:, k], atol=1e-6)
     assert torch.allclose(result.probabilities.sum(1), torch.ones(4))
-    assert len(result.boxes) == 4 and result.box_scores is None
+    assert len(result.boxes) == 4
 
 
 def test_weighted_mean_and_a_single_member_repeated():
     probabilities = [torch.tensor([[0.2, 0.8]]), torch.tensor([[0.6, 0.4]])]
     data = {
-        f"pred_{index}": LocalizationBatch(p, torch.full((1, 1, 2, 2), float(index)), [torch.zeros(0, 4)])
+        f"pred_{index}": Localization(p, heatmaps={"map": torch.full((1, 2, 2), float(index))},
+                                      boxes=[Detections.empty(4)])
         for index, p in enumerate(probabilities)
     }
-    weighted = MeanLocalizationEnsembled(["pred_0", "pred_1"], extract=lambda batch: batch, weights=[3, 1])(data)
+    weighted = MeanLocalizationEnsembled(["pred_0", "pred_1"], localizer=_as_is, weights=[3, 1])(data)
     assert torch.allclose(weighted["pred"].probabilities, torch.tensor([[0.3, 0.7]]))
-    assert torch.allclose(weighted["pred"].heatmaps, torch.full((1, 1, 2, 2), 0.25))
-    same = MeanLocalizationEnsembled(["pred_0", "pred_0"], extract=lambda batch: batch)(data)
+    assert torch.allclose(weighted["pred"].heatmaps["map"], torch.full((1, 2, 2), 0.25))
+    same = MeanLocalizationEnsembled(["pred_0", "pred_0"], localizer=_as_is)(data)
     assert torch.equal(same["pred"].probabilities, probabilities[0])
 
 
 def test_mean_transform_rejects_missing_keys_and_bad_weights():
     with pytest.raises(ValueError, match="one weight per key"):
-        MeanLocalizationEnsembled(["pred_0", "pred_1"], extract=lambda batch: batch, weights=[1.0])
+        MeanLocalizationEnsembled(["pred_0", "pred_1"], localizer=_as_is, weights=[1.0])
     with pytest.raises(ValueError, match="pred_1"):
-        MeanLocalizationEnsembled(["pred_0", "pred_1"], extract=lambda batch: batch)({"pred_0": None})
+        MeanLocalizationEnsembled(["pred_0", "pred_1"], localizer=_as_is)({"pred_0": None})
 
 
 def test_networks_from_checkpoints_name_the_bad_file(tmp_path):

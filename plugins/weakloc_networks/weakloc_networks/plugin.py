@@ -8,6 +8,7 @@ from weakloc_networks.zoom_in_a_net import ANet
 from weakloc_networks.zoom_in_m_net import MNet
 from weakloc_networks.zoom_in_net import ZoomInNet
 from weakloc_networks.zoom_in_net_export import ZoomInNetGrader
+from weakloc_networks.zoom_in_net_localizer import ZoomInNetLocalizer
 from weakloc_networks.zoom_in_net_loss import ZoomInNetLoss
 
 
@@ -17,6 +18,7 @@ def register(registry: Registry) -> None:
     Networks: ``inception_resnet``, ``zoom_in_net``, ``zoom_in_m_net``, ``zoom_in_a_net``,
     ``zoom_in_net_grader``.
     Losses: ``zoom_in_net_loss``.
+    Localizers: ``zoom_in_net``.
 
     Args:
         registry: the host registry to fill.
@@ -27,3 +29,4 @@ def register(registry: Registry) -> None:
     registry.register("network", "zoom_in_a_net", ANet)
     registry.register("network", "zoom_in_net_grader", ZoomInNetGrader)
     registry.register("loss", "zoom_in_net_loss", ZoomInNetLoss)
+    registry.register("localizer", "zoom_in_net", ZoomInNetLocalizer)

@@ -1,0 +1,62 @@
+"""Zoom-in-Net's localizer: its forward's dict as the host's :class:`~monai_weakloc.localize.Localization`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from monai_weakloc.localize import Detections, Localization
+from monai_weakloc.localize.box_scores import max_inside_boxes
+from weakloc_networks.zoom_in_net import ZoomInNet
+
+__all__ = ["ZoomInNetLocalizer"]
+
+
+class ZoomInNetLocalizer:
+    """Grade probabilities, the gated attention maps of the lesion grades and the sampled regions.
+
+    - probabilities: :meth:`ZoomInNet.predict_proba` of the phase (single-label, K grades);
+    - heatmaps ``grade1`` .. ``grade{K-1}``: the gated maps G of the lesion grades, (B, h, w) each;
+    - boxes: the regions the network sampled (the masked squares, in low-resolution pixels), labelled
+      ``box_label``, each scored by the region map's maximum inside it;
+    - overlay map: the region map the regions were sampled from.
+
+    Args:
+        network: the Zoom-in-Net whose outputs are read (its ``low_res`` is the input size).
+        phase: the phase whose heads give the probabilities; ``None`` reads the network's current phase,
+            so validation during training follows the phase being trained.
+        box_label: the label of every box.
+    """
+
+    def __init__(self, network: ZoomInNet, phase: int | None = None, box_label: str = "lesion") -> None:
+        self.network = network
+        self.phase = phase
+        self.box_label = box_label
+
+    def __call__(self, pred: Mapping[str, torch.Tensor], batch: Mapping[str, Any] | None = None) -> Localization:
+        """Args:
+            pred: the forward's dict for a batch (``gated_maps`` (B, K, h, w), ``regions`` (B, N, 4) with rows
+                of -1 for regions not taken, ``region_map`` (B, h, w), the logits).
+            batch: unused (the field of view is applied by the network's region sampling).
+
+        Returns:
+            the batch's :class:`Localization`.
+        """
+        phase = self.network.phase if self.phase is None else self.phase
+        probabilities = ZoomInNet.predict_proba(pred, phase)
+        gated_maps = pred["gated_maps"]
+        input_size = (self.network.low_res, self.network.low_res)
+        boxes = []
+        for regions, region_map in zip(pred["regions"], pred["region_map"]):
+            taken = regions[regions[:, 2] > 0].detach().float().cpu()
+            scores = max_inside_boxes(region_map, taken, input_size)
+            boxes.append(Detections(taken, [self.box_label] * taken.shape[0], scores))
+        return Localization(
+            probabilities=probabilities,
+            probability_kind="single_label",
+            heatmaps={f"grade{grade}": gated_maps[:, grade] for grade in range(1, gated_maps.shape[1])},
+            boxes=boxes,
+            overlay_map=pred["region_map"],
+        )

@@ -23,6 +23,8 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +77,21 @@ class _ImageGeometry:
 
 
 @dataclass
+class _ImageFiles:
+    """What one image's files are written from, on the CPU, detections already in original pixels."""
+
+    image_id: str
+    source: str
+    geometry: _ImageGeometry
+    heatmaps: dict[str, torch.Tensor]
+    masks: dict[str, torch.Tensor]
+    overlay_map: torch.Tensor | None
+    boxes: Detections | None
+    points: Detections | None
+    field_of_view: torch.Tensor | None
+
+
+@dataclass
 class _Tables:
     """Rows of the CSV files, and which of them the method produces."""
 
@@ -84,6 +101,48 @@ class _Tables:
     header: list[str] | None = None
     has_boxes: bool = False
     has_points: bool = False
+
+
+@dataclass
+class _FileOptions:
+    """How the image files are written (what a writer process needs of the writer)."""
+
+    output_dir: Path
+    write_nifti: bool
+    mask_threshold: float
+
+
+def _start_writer_process() -> None:
+    """A writer process computes nothing in parallel itself: one thread, so it takes one core."""
+    torch.set_num_threads(1)
+
+
+def write_image_files(options: _FileOptions, files: _ImageFiles) -> None:
+    """Write one image's heatmaps, masks and overlay (in the writer's process, or on the engine's thread)."""
+    size, crop, image_id = files.geometry.original_size, files.geometry.crop_box, files.image_id
+    output_dir = options.output_dir
+    for name, heatmap in files.heatmaps.items():
+        write_heatmap_png(heatmap, output_dir / "heatmaps" / f"{image_id}_{name}.png", size, crop)
+        if options.write_nifti:
+            write_heatmap_nifti(heatmap, output_dir / "heatmaps" / f"{image_id}_{name}.nii.gz", size, crop)
+    for label, probability in files.masks.items():
+        write_heatmap_nifti(probability, output_dir / "masks" / f"{image_id}_{label}.nii.gz", size, crop)
+        write_binary_mask_png(
+            probability, output_dir / "masks" / f"{image_id}_{label}.png", options.mask_threshold, size, crop
+        )
+    if files.overlay_map is None:
+        return
+    boxes = files.boxes
+    box_rows = [] if boxes is None else boxes.coordinates.tolist()
+    write_overlay(
+        LoadImage2D(mode="keep")(files.source),
+        files.overlay_map,
+        output_dir / "overlays" / f"{image_id}.png",
+        boxes=[(x, y, x + w, y + h) for x, y, w, h in box_rows],
+        labels=None if boxes is None else list(boxes.labels),
+        scores=None if boxes is None else boxes.scores.tolist(),
+        crop_box=crop,
+    )
 
 
 class LocalizationOutputWriter:
@@ -107,6 +166,15 @@ class LocalizationOutputWriter:
             overlays draw no heat outside it. Missing from the batch: the whole crop is the field of view.
         write_nifti: also write each heatmap as NIfTI (the masks are always written as NIfTI).
         write_overlays: write ``overlays/`` (reads each original image once more).
+        writer_processes: the image files (heatmaps, masks, overlays) are written by this many processes
+            (started with ``spawn`` on the first batch, one thread each), off the compute path, while the
+            next batch is loaded and run; 0 writes them on the engine's thread. The tables are kept in order
+            on the engine's thread, and the end of the run waits for every file, so nothing is lost. An
+            error in a writer process is raised at the next batch or at the end. A thread does not do: the
+            overlays (matplotlib) hold the interpreter lock, so a writer thread took as long as writing on
+            the compute path (``bench/bench_zoom_in_net_inference.py``).
+        max_pending: with writer processes, the most image writes queued before a batch waits for them
+            (bounds the memory the queue holds).
 
     Raises:
         ValueError: when thresholds are not in [0, 1].
@@ -124,6 +192,8 @@ class LocalizationOutputWriter:
         field_of_view_key: str = "fov",
         write_nifti: bool = True,
         write_overlays: bool = True,
+        writer_processes: int = 1,
+        max_pending: int = 64,
     ) -> None:
         for name, value in (("label_threshold", label_threshold), ("mask_threshold", mask_threshold)):
             if not 0.0 <= value <= 1.0:
@@ -138,8 +208,14 @@ class LocalizationOutputWriter:
         self.field_of_view_key = field_of_view_key
         self.write_nifti = write_nifti
         self.write_overlays = write_overlays
-        self._loader = LoadImage2D(mode="keep")
+        if writer_processes < 0:
+            raise ValueError(f"LocalizationOutputWriter: writer_processes must be >= 0, got {writer_processes!r}")
         self._tables = _Tables()
+        self.writer_processes = writer_processes
+        self.max_pending = max_pending
+        self._options = _FileOptions(self.output_dir, write_nifti, mask_threshold)
+        self._executor: ProcessPoolExecutor | None = None
+        self._pending: list[Future] = []
 
     def attach(self, engine: Engine) -> None:
         """Attach to an evaluator."""
@@ -148,11 +224,13 @@ class LocalizationOutputWriter:
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.write_tables)
 
     def reset(self, engine: Engine | None = None) -> None:
-        """Forget the rows of an earlier run."""
+        """Forget the rows of an earlier run (after its queued files are written)."""
+        self._wait()
         self._tables = _Tables()
 
     def write_batch(self, engine: Engine) -> None:
-        """Write the image files of one batch and keep its table rows."""
+        """Keep the table rows of one batch and write (or queue, see ``writer_processes``) its image files."""
+        self._raise_background_error()
         batch = engine.state.batch
         pred = engine.state.output[CommonKeys.PRED]
         result = pred if self.localizer is None else self.localizer(pred, batch)
@@ -165,17 +243,48 @@ class LocalizationOutputWriter:
         if len(ids) != result.batch_size:
             raise ValueError(f"LocalizationOutputWriter: {result.batch_size} results for the {len(ids)} images {ids}")
         fov = batch.get(self.field_of_view_key) if isinstance(batch, Mapping) else None
+        overlay_maps = self._overlay_maps(result)
         for index, image_id in enumerate(ids):
             geometry = self._geometry(image, index)
             self._keep_prediction(image_id, result, index)
-            self._write_maps(image_id, result, index, geometry)
-            boxes = self._keep_detections(image_id, result.boxes, index, geometry, self._tables.boxes)
-            points = self._keep_detections(image_id, result.points, index, geometry, self._tables.points)
-            if self.write_overlays:
-                field_of_view = None if fov is None else fov[index].detach().float().cpu().reshape(fov.shape[-2:])
-                self._write_overlay(image, index, image_id, result, geometry, boxes, points, field_of_view)
+            files = _ImageFiles(
+                image_id=image_id,
+                source=str(image.meta["filename_or_obj"][index]),
+                geometry=geometry,
+                heatmaps={name: maps[index].detach().float().cpu() for name, maps in result.heatmaps.items()},
+                masks={label: maps[index].detach().float().cpu() for label, maps in (result.masks or {}).items()},
+                overlay_map=None if overlay_maps is None else overlay_maps[index].detach().float().cpu(),
+                boxes=self._keep_detections(image_id, result.boxes, index, geometry, self._tables.boxes),
+                points=self._keep_detections(image_id, result.points, index, geometry, self._tables.points),
+                field_of_view=None if fov is None else fov[index].detach().float().cpu().reshape(fov.shape[-2:]),
+            )
+            if self.writer_processes == 0:
+                write_image_files(self._options, files)
+            else:
+                self._pending.append(self._writer_pool().submit(write_image_files, self._options, files))
         self._tables.has_boxes |= result.boxes is not None
         self._tables.has_points |= result.points is not None
+        self._wait(keep=self.max_pending)
+
+    def _writer_pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.writer_processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_writer_process,
+            )
+        return self._executor
+
+    def _wait(self, keep: int = 0) -> None:
+        """Wait until at most ``keep`` image writes are pending; re-raise the first error of a finished one."""
+        while len(self._pending) > keep:
+            self._pending.pop(0).result()
+
+    def _raise_background_error(self) -> None:
+        finished = [future for future in self._pending if future.done()]
+        for future in finished:
+            self._pending.remove(future)
+            future.result()
 
     def _geometry(self, image: Any, index: int) -> _ImageGeometry:
         meta = image.meta
@@ -201,19 +310,6 @@ class LocalizationOutputWriter:
             raise ValueError(f"LocalizationOutputWriter: image {image_id} has columns {header}, earlier images {self._tables.header}")
         self._tables.predictions.append([image_id, first, *[f"{p:.6f}" for p in probabilities]])
 
-    def _write_maps(self, image_id: str, result: Localization, index: int, geometry: _ImageGeometry) -> None:
-        size, crop = geometry.original_size, geometry.crop_box
-        for name, maps in result.heatmaps.items():
-            heatmap = maps[index].detach().float().cpu()
-            write_heatmap_png(heatmap, self.output_dir / "heatmaps" / f"{image_id}_{name}.png", size, crop)
-            if self.write_nifti:
-                write_heatmap_nifti(heatmap, self.output_dir / "heatmaps" / f"{image_id}_{name}.nii.gz", size, crop)
-        for label, maps in (result.masks or {}).items():
-            probability = maps[index].detach().float().cpu()
-            write_heatmap_nifti(probability, self.output_dir / "masks" / f"{image_id}_{label}.nii.gz", size, crop)
-            write_binary_mask_png(probability, self.output_dir / "masks" / f"{image_id}_{label}.png",
-                                  self.mask_threshold, size, crop)
-
     @staticmethod
     def _keep_detections(
         image_id: str,
@@ -236,39 +332,25 @@ class LocalizationOutputWriter:
             rows.append([image_id, str(label), *[f"{v:.1f}" for v in values], f"{float(score):.6f}"])
         return Detections(torch.from_numpy(mapped), list(detections.labels), torch.from_numpy(scores))
 
-    def _write_overlay(
-        self,
-        image: Any,
-        index: int,
-        image_id: str,
-        result: Localization,
-        geometry: _ImageGeometry,
-        boxes: Detections | None,
-        points: Detections | None,
-        field_of_view: torch.Tensor | None,
-    ) -> None:
+    def _overlay_maps(self, result: Localization) -> torch.Tensor | None:
+        """(B, h, w): the overlay map, else the first heatmap, else the first mask; ``None`` without any."""
+        if not self.write_overlays:
+            return None
         if result.overlay_map is not None:
-            shown = result.overlay_map[index]
-        elif result.heatmaps:
-            shown = next(iter(result.heatmaps.values()))[index]
-        elif result.masks:
-            shown = next(iter(result.masks.values()))[index]
-        else:
-            return
-        original = self._loader(image.meta["filename_or_obj"][index])
-        box_rows = [] if boxes is None else boxes.coordinates.tolist()
-        write_overlay(
-            original,
-            shown.detach().float().cpu(),
-            self.output_dir / "overlays" / f"{image_id}.png",
-            boxes=[(x, y, x + w, y + h) for x, y, w, h in box_rows],
-            labels=None if boxes is None else list(boxes.labels),
-            scores=None if boxes is None else boxes.scores.tolist(),
-            crop_box=geometry.crop_box,
-        )
+            return result.overlay_map
+        if result.heatmaps:
+            return next(iter(result.heatmaps.values()))
+        if result.masks:
+            return next(iter(result.masks.values()))
+        return None
 
     def write_tables(self, engine: Engine | None = None) -> None:
-        """Write ``predictions.csv`` and, as the method has them, ``boxes.csv`` and ``points.csv`` (atomically)."""
+        """Wait for the queued image files, then write ``predictions.csv`` and, as the method has them,
+        ``boxes.csv`` and ``points.csv`` (atomically)."""
+        self._wait()
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
         self.output_dir.mkdir(parents=True, exist_ok=True)
         tables = self._tables
         written = [self._write_csv(self.output_dir / "predictions.csv", tables.header or ["image"], tables.predictions)]

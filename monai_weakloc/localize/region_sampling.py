@@ -16,6 +16,7 @@ from numbers import Integral
 import numpy as np
 from monai.config import NdarrayOrTensor
 
+from monai_weakloc.localize.field_of_view import mask_outside_field_of_view
 from monai_weakloc.localize.heatmap import heatmap_batch, resize_heatmaps
 from monai_weakloc.localize.region import Region, scale_region, validate_size
 
@@ -29,13 +30,14 @@ def sample_regions(
     threshold: float | None = None,
     sampling_size: Sequence[int] | None = None,
     target_size: Sequence[int] | None = None,
+    field_of_view: NdarrayOrTensor | None = None,
 ) -> list[list[Region]]:
     """Pick up to ``num_regions`` regions per heatmap by arg-max and masking.
 
     Each step takes the arg-max of the remaining map (the first one in row-major order on ties), records
     it and masks the ``mask_size`` square around it: rows ``row - s_h // 2`` to ``row - s_h // 2 + s_h``
     (exclusive) and likewise for columns, clipped to the map. Sampling stops after ``num_regions`` regions,
-    when the remaining maximum is below ``threshold``, or when the whole map is masked.
+    when the remaining maximum is below ``threshold``, or when the whole map (or field of view) is masked.
 
     Args:
         heatmap: (H, W) or (B, H, W) array or tensor.
@@ -45,6 +47,10 @@ def sample_regions(
         sampling_size: (H', W') the heatmap is bilinearly resized to before sampling; ``None`` keeps (H, W).
         target_size: (H_t, W_t) of the image the regions are reported on; ``None`` reports them on the
             sampling grid.
+        field_of_view: (B, 1, H', W') or (B, H', W') mask on the sampling grid (a single (H, W) heatmap is a
+            batch of one); no region is found outside it: the resized map is -inf there
+            (:func:`~monai_weakloc.localize.field_of_view.mask_outside_field_of_view`; a mask of another
+            size counts a grid pixel inside when the mask covers it partly). ``None``: the whole map.
 
     Returns:
         One list per image (a single one for an (H, W) input), in the order found. Each region's ``x, y`` is
@@ -52,7 +58,8 @@ def sample_regions(
         resizing, with coordinates in ``target_size`` pixels.
 
     Raises:
-        ValueError: on a bad shape, a non-positive ``num_regions`` or ``mask_size`` or a bad size.
+        ValueError: on a bad shape, a non-positive ``num_regions`` or ``mask_size``, a bad size or a mask whose
+            batch differs from the heatmap's.
     """
     maps = heatmap_batch(heatmap)
     if isinstance(num_regions, bool) or not isinstance(num_regions, int) or num_regions < 1:
@@ -61,7 +68,10 @@ def sample_regions(
     mask_h, mask_w = validate_size(mask_sides, "mask_size")
     grid_size = validate_size(sampling_size, "sampling_size") if sampling_size is not None else tuple(maps.shape[-2:])
     report_size = validate_size(target_size, "target_size") if target_size is not None else grid_size
-    maps_np = resize_heatmaps(maps, grid_size).numpy().astype(np.float64)
+    resized = resize_heatmaps(maps, grid_size)
+    if field_of_view is not None:
+        resized = mask_outside_field_of_view(resized, field_of_view)
+    maps_np = resized.numpy().astype(np.float64)
     regions = []
     for single_map in maps_np:
         found = _sample_one(single_map, num_regions, mask_h, mask_w, threshold)

@@ -1,16 +1,19 @@
-"""Put a heatmap back into the geometry of the original image."""
+"""Put a heatmap, or the field of view, back into the geometry of the original image."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from monai.config import NdarrayOrTensor
+from monai.utils import convert_to_tensor
 
 from monai_weakloc.localize.heatmap import heatmap_batch, resize_heatmaps
 from monai_weakloc.localize.region import validate_size
 
-__all__ = ["validate_crop_box", "restore_heatmap_geometry"]
+__all__ = ["validate_crop_box", "restore_heatmap_geometry", "restore_field_of_view"]
 
 
 def validate_crop_box(crop_box: Sequence[int], original_size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -64,4 +67,39 @@ def restore_heatmap_geometry(
     x0, y0, x1, y1 = validate_crop_box(crop_box, size)
     restored = np.zeros(size, dtype=np.float32)
     restored[y0:y1, x0:x1] = resize_heatmaps(maps, (y1 - y0, x1 - x0))[0].numpy()
+    return restored
+
+
+def restore_field_of_view(
+    fov_input: NdarrayOrTensor, original_size: Sequence[int], crop_box: Sequence[int] | None = None
+) -> np.ndarray:
+    """The field of view in pixels of the original image, from the mask the network input carried.
+
+    The mask covered the crop ``(x0, y0, x1, y1)`` of the original image (the whole image without
+    ``crop_box``): it is resized there by the nearest pixel (``nearest-exact``, centres aligned as in the
+    resize that made it) and everything outside the crop is outside the field of view.
+
+    Args:
+        fov_input: (h, w) mask in network-input pixels, true (or > 0.5) inside.
+        original_size: (H, W) of the original image.
+        crop_box: ``(x0, y0, x1, y1)`` in integer pixels of the original image, exclusive ends.
+
+    Returns:
+        (H, W) bool array.
+
+    Raises:
+        TypeError: when ``fov_input`` is not an array or tensor.
+        ValueError: when it is not 2-D and non-empty, or the size or box is bad.
+    """
+    if not isinstance(fov_input, (np.ndarray, torch.Tensor)):
+        raise TypeError(f"fov_input must be a numpy array or a torch tensor, got {type(fov_input).__name__}")
+    if fov_input.ndim != 2 or min(fov_input.shape) == 0:
+        raise ValueError(f"fov_input must have shape (h, w), got {tuple(fov_input.shape)}")
+    size = validate_size(original_size, "original_size")
+    x0, y0, x1, y1 = (0, 0, size[1], size[0]) if crop_box is None else validate_crop_box(crop_box, size)
+    mask = convert_to_tensor(fov_input, track_meta=False).detach().cpu()
+    inside = (mask if mask.dtype == torch.bool else mask > 0.5).to(torch.float32)[None, None]
+    resized = F.interpolate(inside, size=(y1 - y0, x1 - x0), mode="nearest-exact")[0, 0] > 0.5
+    restored = np.zeros(size, dtype=bool)
+    restored[y0:y1, x0:x1] = resized.numpy()
     return restored

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from monai.config import NdarrayOrTensor, PathLike
+from monai.utils import convert_to_numpy
 
 from monai_weakloc.report.geometry import restore_heatmap_geometry, validate_crop_box
 from monai_weakloc.report.image_display import display_image
@@ -31,6 +33,16 @@ def _points(pixels: float) -> float:
     return pixels * POINTS_PER_INCH / OVERLAY_DPI
 
 
+def _field_of_view_mask(field_of_view: NdarrayOrTensor, size: tuple[int, int]) -> np.ndarray:
+    """An (H, W) field-of-view mask as a bool array, checked against the image size."""
+    if not isinstance(field_of_view, (np.ndarray, torch.Tensor)):
+        raise TypeError(f"field_of_view must be a numpy array or a torch tensor, got {type(field_of_view).__name__}")
+    if tuple(field_of_view.shape) != size:
+        raise ValueError(f"field_of_view must have the image's shape (H, W) = {size}, got {tuple(field_of_view.shape)}")
+    mask = convert_to_numpy(field_of_view)
+    return mask if mask.dtype == bool else mask > 0.5
+
+
 def write_overlay(
     image: NdarrayOrTensor,
     heatmap: NdarrayOrTensor,
@@ -43,6 +55,7 @@ def write_overlay(
     colormap: str = "jet",
     value_range: Sequence[float] | None = None,
     box_colour: str = "lime",
+    field_of_view: NdarrayOrTensor | None = None,
 ) -> Path:
     """Blend a heatmap on an image, draw boxes with their labels and scores, and save a PNG of the image's size.
 
@@ -58,13 +71,17 @@ def write_overlay(
         colormap: matplotlib colour map of the heatmap.
         value_range: ``(low, high)`` of the colour map; ``None`` uses the heatmap's minimum and maximum.
         box_colour: matplotlib colour of boxes and their text.
+        field_of_view: (H, W) mask in pixels of the image, true (or > 0.5) inside (the retina, the breast,
+            the body; :func:`~monai_weakloc.report.geometry.restore_field_of_view` brings the network
+            input's back); no heat is drawn outside it, and the colour range is fitted inside it.
 
     Returns:
         The path written.
 
     Raises:
-        ValueError: on bad shapes, a box count that differs from the labels' or scores', a bad ``alpha`` or
-            an unknown colour map.
+        TypeError: when ``field_of_view`` is not an array or tensor.
+        ValueError: on bad shapes (a field of view of another size than the image's, too), a box count that
+            differs from the labels' or scores', a bad ``alpha`` or an unknown colour map.
     """
     pixels = display_image(image)
     height, width = pixels.shape[:2]
@@ -77,12 +94,20 @@ def write_overlay(
     if colormap not in matplotlib.colormaps:
         raise ValueError(f"colormap {colormap!r} is not a matplotlib colour map")
     heat = restore_heatmap_geometry(heatmap, (height, width), crop_box)
+    outside = np.zeros(heat.shape, dtype=bool)
     if crop_box is not None:
         x0, y0, x1, y1 = validate_crop_box(crop_box, (height, width))
-        outside = np.ones(heat.shape, dtype=bool)
+        outside[:] = True
         outside[y0:y1, x0:x1] = False
+    if field_of_view is not None:
+        outside |= ~_field_of_view_mask(field_of_view, (height, width))
+    if outside.any():
         heat = np.ma.masked_array(heat, mask=outside)
-    low, high = (float(heat.min()), float(heat.max())) if value_range is None else value_range
+    shown = np.ma.compressed(heat)
+    if value_range is not None:
+        low, high = value_range
+    else:
+        low, high = (float(shown.min()), float(shown.max())) if shown.size else (0.0, 1.0)
 
     figure = Figure(figsize=(width / OVERLAY_DPI, height / OVERLAY_DPI), dpi=OVERLAY_DPI)
     FigureCanvasAgg(figure)

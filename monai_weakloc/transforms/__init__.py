@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from monai_weakloc.transforms.border_crop import CROP_BOX_META_KEY, FundusBorderCrop, FundusBorderCropd
+from monai_weakloc.transforms.field_of_view import (
+    FIELD_OF_VIEW_KEY,
+    FOREGROUND_METHODS,
+    ForegroundFieldOfView,
+    ForegroundFieldOfViewd,
+    FundusFieldOfView,
+    FundusFieldOfViewd,
+)
 from monai_weakloc.transforms.intensity_stretch import PercentileStretch, PercentileStretchd
 from monai_weakloc.transforms.load_2d import (
     LOAD_MODES,
@@ -22,12 +30,18 @@ from monai_weakloc.transforms.mean_image import (
 
 __all__ = [
     "CROP_BOX_META_KEY",
+    "FIELD_OF_VIEW_KEY",
+    "FOREGROUND_METHODS",
     "LOAD_MODES",
     "ORIGINAL_CHANNELS_META_KEY",
     "ORIGINAL_SIZE_META_KEY",
     "SUPPORTED_SUFFIXES",
+    "ForegroundFieldOfView",
+    "ForegroundFieldOfViewd",
     "FundusBorderCrop",
     "FundusBorderCropd",
+    "FundusFieldOfView",
+    "FundusFieldOfViewd",
     "FundusLocalContrast",
     "FundusLocalContrastd",
     "LoadImage2D",

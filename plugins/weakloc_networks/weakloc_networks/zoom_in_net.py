@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from monai_weakloc.localize import Region, crop_around_batch, sample_regions, scale_region
+from monai_weakloc.localize.field_of_view import field_of_view_on_grid
 from weakloc_networks.zoom_in_a_net import ANet
 from weakloc_networks.zoom_in_c_net import CNet
 from weakloc_networks.zoom_in_m_net import MNet
@@ -36,7 +37,10 @@ class ZoomInNet(nn.Module):
        up to ``num_regions`` peaks, each masking the ``region_size`` square around it, early stop below
        ``region_threshold`` (the paper gives no threshold; ``None`` always takes ``num_regions``). With
        ``region_map_views=8``, in eval mode, the map is first averaged over the 8 rotations and flips of
-       the image (see :meth:`region_map_over_views`).
+       the image (see :meth:`region_map_over_views`). With the field of view ``fov_low`` (the retina disc
+       the preprocessing found, in low-resolution pixels), the resized map is -inf outside it, so no peak
+       and hence no C-Net crop centre lies outside the retina (sampling stops early when the retina is
+       all masked).
     4. C-Net (phase 3, when ``image_high`` is given): ``crop_size`` crops centred on the peaks scaled to the
        high-resolution image and shifted to lie inside it (:func:`monai_weakloc.localize.crop_around_batch`),
        one backbone pass over all crops of the batch, element-wise max over each image's crops,
@@ -49,7 +53,7 @@ class ZoomInNet(nn.Module):
     MONAI ``SupervisedTrainer`` use: the forward returns a dict, which the trainer hands as is to
     ``loss_function`` (use :class:`ZoomInNetLoss`); pass the extra inputs with
     ``prepare_batch=monai.engines.PrepareBatchExtraInput(extra_keys={"image_high": "image_high",
-    "fellow_low": "fellow_low"})``.
+    "fellow_low": "fellow_low", "fov_low": "fov"})``.
 
     Scripting: the whole network is not TorchScript-able (the region sampling and cropping are data
     dependent and the output dict's keys vary with the phase); :class:`MNet` scripts, :class:`ANet` traces
@@ -265,11 +269,15 @@ class ZoomInNet(nn.Module):
             maps.append(torch.rot90(view_map, -rotations, dims=(1, 2)))
         return torch.stack(maps).mean(dim=0)
 
-    def sample_lesion_regions(self, region_map: torch.Tensor) -> list[list[Region]]:
+    def sample_lesion_regions(
+        self, region_map: torch.Tensor, field_of_view: torch.Tensor | None = None
+    ) -> list[list[Region]]:
         """Regions on the low-resolution image, sampled from the region map resized to it.
 
         Args:
             region_map: (B, h, w), from :meth:`region_map` (or :meth:`region_map_over_views`).
+            field_of_view: (B, 1, low_res, low_res) mask, 1 inside the retina; no peak is taken outside it.
+                ``None``: the whole image.
 
         Returns:
             per image, up to ``num_regions`` regions in the order found; ``x, y`` is the peak, ``box`` the
@@ -281,7 +289,34 @@ class ZoomInNet(nn.Module):
             mask_size=self.region_size,
             threshold=self.region_threshold,
             sampling_size=(self.low_res, self.low_res),
+            field_of_view=None if field_of_view is None else field_of_view.detach(),
         )
+
+    @staticmethod
+    def region_map_for_display(region_map: torch.Tensor, field_of_view: torch.Tensor) -> torch.Tensor:
+        """The region map with each image's minimum inside the field of view everywhere outside it.
+
+        The map stays finite (it is shown and resized) and outside the retina it is never above any value
+        inside, so box scores read from it and a colour scale fitted to it follow the retina alone. A cell
+        is inside when the field of view covers it at least partly
+        (:func:`~monai_weakloc.localize.field_of_view.field_of_view_on_grid`).
+
+        Args:
+            region_map: (B, h, w).
+            field_of_view: (B, 1, H, W) mask.
+
+        Returns:
+            (B, h, w).
+
+        Raises:
+            ValueError: if an image's field of view is empty.
+        """
+        inside = field_of_view_on_grid(field_of_view, tuple(region_map.shape[-2:])).to(region_map.device)
+        empty = (~inside.flatten(1).any(dim=1)).nonzero().flatten().tolist()
+        if empty:
+            raise ValueError(f"ZoomInNet: fov_low of the images at batch positions {empty} holds no pixel inside")
+        minimum_inside = region_map.masked_fill(~inside, torch.inf).amin(dim=(1, 2), keepdim=True)
+        return torch.where(inside, region_map, minimum_inside)
 
     def _region_boxes(self, regions: list[list[Region]], device: torch.device) -> torch.Tensor:
         """(B, N, 4) float boxes (x, y, w, h), rows of -1 for regions not taken."""
@@ -304,27 +339,36 @@ class ZoomInNet(nn.Module):
         crop_batch = crop_around_batch(image_high, centres, self.crop_size)
         return self.c_net(crop_batch.crops, taken, embedding)
 
-    def _check_image(self, name: str, image: torch.Tensor, side: int, batch: int) -> None:
-        expected = (batch, self.in_channels, side, side)
+    def _check_image(self, name: str, image: torch.Tensor, side: int, batch: int, channels: int | None = None) -> None:
+        expected = (batch, self.in_channels if channels is None else channels, side, side)
         if image.ndim != 4 or tuple(image.shape) != expected:
             raise ValueError(f"ZoomInNet: {name} must have shape {expected} (B, C, H, W), got {tuple(image.shape)}")
 
     def forward(
-        self, image_low: torch.Tensor, image_high: torch.Tensor | None = None, fellow_low: torch.Tensor | None = None
+        self,
+        image_low: torch.Tensor,
+        image_high: torch.Tensor | None = None,
+        fellow_low: torch.Tensor | None = None,
+        fov_low: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Args:
             image_low: (B, in_channels, low_res, low_res).
             image_high: the same images, (B, in_channels, high_res, high_res); needed for y_c.
             fellow_low: the fellow eyes, (B, in_channels, low_res, low_res); required with ``paired_eyes``.
+            fov_low: the field of view of ``image_low``, (B, 1, low_res, low_res), 1 inside the retina (the
+                batch key ``fov`` of :class:`~monai_weakloc.transforms.FundusFieldOfViewd`); no region peak
+                is taken outside it. ``None``: the whole image.
 
         Returns:
             ``y_m``, ``y_a`` logits (B, K); ``y_c`` logits (B, K) in phase 3 with ``image_high`` only;
             ``gated_maps`` G and ``attention`` A, (B, K, h, w); ``regions`` (B, N, 4) float boxes
             (x, y, w, h) of the masked squares in low-resolution pixels, rows of -1 for regions not taken;
-            ``region_map`` (B, h, w), the map they were sampled from.
+            ``region_map`` (B, h, w), the map they were sampled from; with ``fov_low``, each image's minimum
+            inside the field of view replaces it outside (:meth:`region_map_for_display`).
 
         Raises:
-            ValueError: if an input has the wrong shape, or the fellow eye is missing or unexpected.
+            ValueError: if an input has the wrong shape, the fellow eye is missing or unexpected, or an
+                image's field of view is empty.
         """
         batch = image_low.shape[0] if image_low.ndim == 4 else -1
         self._check_image("image_low", image_low, self.low_res, batch)
@@ -332,6 +376,8 @@ class ZoomInNet(nn.Module):
             self._check_image("fellow_low", fellow_low, self.low_res, batch)
         if image_high is not None:
             self._check_image("image_high", image_high, self.high_res, batch)
+        if fov_low is not None:
+            self._check_image("fov_low", fov_low, self.low_res, batch, channels=1)
         feature_map, fellow_feature_map = self.m_net.paired_features(image_low, fellow_low)
         embedding = self.m_net.embed(feature_map, fellow_feature_map)
         attention_outputs = self.a_net(feature_map)
@@ -345,8 +391,8 @@ class ZoomInNet(nn.Module):
             region_map = self.region_map(attention_outputs["gated_maps"], attention_outputs["score_maps"])
             if self.region_map_views == 8 and not self.training:
                 region_map = self.region_map_over_views(image_low, region_map)
-        outputs["region_map"] = region_map
-        regions = self.sample_lesion_regions(region_map)
+        regions = self.sample_lesion_regions(region_map, fov_low)
+        outputs["region_map"] = region_map if fov_low is None else self.region_map_for_display(region_map, fov_low)
         outputs["regions"] = self._region_boxes(regions, image_low.device)
         if self.phase == 3 and image_high is not None:
             outputs["y_c"] = self._zoom_in(image_high, regions, embedding)

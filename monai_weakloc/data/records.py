@@ -38,14 +38,20 @@ class DataProblem:
         file: the file at fault (a label table or an image).
         row: 1-based line/row number in ``file`` (``None`` when the problem is not a row).
         message: what is wrong.
+        image_id: the id of the image the row describes, when the row names one (e.g. ``11_right``).
+
+    Its text names the place, then what is wrong: ``<file>, row 3 (11_right): level 7 is out of range 0..4``.
     """
 
     file: str
     row: int | None
     message: str
+    image_id: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}, row {self.row}" if self.row is not None else self.file
+        if self.image_id:
+            where += f" ({self.image_id})"
         return f"{where}: {self.message}"
 
 
@@ -63,9 +69,16 @@ class ProblemLog:
         self.on_error = on_error
         self.problems: list[DataProblem] = []
 
-    def report(self, file: str | Path, row: int | None, message: str) -> None:
-        """Record a problem; raise ``ValueError`` at once when ``on_error == "raise"``."""
-        problem = DataProblem(str(file), row, message)
+    def report(self, file: str | Path, row: int | None, message: str, image_id: str | None = None) -> None:
+        """Record a problem; raise ``ValueError`` at once when ``on_error == "raise"``.
+
+        Args:
+            file: the file at fault.
+            row: 1-based row number in ``file``, or ``None``.
+            message: what is wrong.
+            image_id: the id of the image the row describes, when it names one.
+        """
+        problem = DataProblem(str(file), row, message, image_id)
         if self.on_error == "raise":
             raise ValueError(str(problem))
         logger.warning("skipped: %s", problem)

@@ -2,9 +2,10 @@
 
 Rows are read by the dataset readers' table layer (:func:`monai_weakloc.data.readers.tables.read_csv_table`)
 and cells checked by their value checks (:mod:`monai_weakloc.data.readers.checks`), so that every
-problem is a ``ValueError`` naming the file, the 1-based row (the header is row 1), the column and the
-value. ``read_lesion_boxes`` is not used for box tables: it resolves every ``image`` cell to an image
-file, and an evaluation runs on the tables alone.
+problem is a ``ValueError`` naming the file, the 1-based row (the header is row 1) with the row's image id,
+the column and the value: ``pred.csv, row 3 (10_left): level 'x' is not an integer``. ``read_lesion_boxes``
+is not used for box tables: it resolves every ``image`` cell to an image file, and an evaluation runs on the
+tables alone.
 
 Images are matched between a truth and a prediction table by their *id*: the ``image`` cell without a
 directory and without an image file suffix (``train/10_left.jpeg`` and ``10_left`` are both ``10_left``).
@@ -23,7 +24,7 @@ import numpy as np
 from monai_weakloc.data.readers.checks import IdRegistry, parse_box, parse_float, parse_int
 from monai_weakloc.data.readers.files import absolute_root
 from monai_weakloc.data.readers.tables import TableRow, read_csv_table
-from monai_weakloc.data.records import ProblemLog
+from monai_weakloc.data.records import DataProblem, ProblemLog
 from monai_weakloc.transforms.load_2d import SUPPORTED_SUFFIXES
 
 __all__ = [
@@ -102,9 +103,16 @@ def _row_id(row: TableRow, column: str, table: Path) -> str:
     return image_id(cell)
 
 
-def _number(row: TableRow, column: str, table: Path) -> float:
-    """A finite float cell; anything else is a ``ValueError`` naming the file, row and column."""
-    value = parse_float(row.values[column], field=column, file=table, row=row.number, problems=ProblemLog("raise"))
+def _row_error(table: Path, row: int, identifier: str, message: str) -> ValueError:
+    """The error of a bad row, naming the file, the row and the row's image id."""
+    return ValueError(str(DataProblem(str(table), row, message, identifier)))
+
+
+def _number(row: TableRow, column: str, table: Path, identifier: str) -> float:
+    """A finite float cell; anything else is a ``ValueError`` naming the file, row, image id and column."""
+    value = parse_float(
+        row.values[column], field=column, file=table, row=row.number, problems=ProblemLog("raise"), image_id=identifier
+    )
     return float(value)  # parse_float raised on a bad value: the log is "raise"
 
 
@@ -142,14 +150,14 @@ def _probability_columns(table: Path, names: Sequence[str]) -> list[str]:
     return [f"prob_{index}" for index in expected]
 
 
-def _check_probability_row(values: np.ndarray, table: Path, row: int) -> None:
-    """Raise ``ValueError`` naming the file and row unless ``values`` (K,) is a probability vector."""
+def _check_probability_row(values: np.ndarray, table: Path, row: int, identifier: str) -> None:
+    """Raise ``ValueError`` naming the file, row and image id unless ``values`` (K,) is a probability vector."""
     if ((values < 0) | (values > 1)).any():
-        raise ValueError(f"{table}, row {row}: grade probabilities must lie in [0, 1], got {values.tolist()}")
+        raise _row_error(table, row, identifier, f"grade probabilities must lie in [0, 1], got {values.tolist()}")
     total = float(values.sum())
     if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
-        raise ValueError(
-            f"{table}, row {row}: grade probabilities sum to {total:.4f}, not 1 (write softmax outputs)"
+        raise _row_error(
+            table, row, identifier, f"grade probabilities sum to {total:.4f}, not 1 (write softmax outputs)"
         )
 
 
@@ -178,11 +186,12 @@ def read_grade_table(path: str | Path, what: str) -> GradeTable:
         identifier = _row_id(row, IMAGE, table)
         seen.add(identifier, table, row.number)
         grade = parse_int(
-            row.values["level"], field="level", low=0, high=None, file=table, row=row.number, problems=log
+            row.values["level"], field="level", low=0, high=None, file=table, row=row.number, problems=log,
+            image_id=identifier,
         )
         if probability_columns:
-            values = np.array([_number(row, column, table) for column in probability_columns])
-            _check_probability_row(values, table, row.number)
+            values = np.array([_number(row, column, table, identifier) for column in probability_columns])
+            _check_probability_row(values, table, row.number, identifier)
             probabilities.append(values)
         ids.append(identifier)
         numbers.append(row.number)
@@ -238,14 +247,13 @@ def read_box_table(path: str | Path, what: str) -> BoxTable:
         identifier = _row_id(row, IMAGE, table)
         label = row.values["label"]
         if not label:
-            raise ValueError(f"{table}, row {row.number}: label is empty")
-        box = parse_box(
-            [row.values[column] for column in BOX_COLUMNS], fields=BOX_COLUMNS, file=table, row=row.number, problems=log
-        )
+            raise _row_error(table, row.number, identifier, "label is empty")
+        cells = [row.values[column] for column in BOX_COLUMNS]
+        box = parse_box(cells, fields=BOX_COLUMNS, file=table, row=row.number, problems=log, image_id=identifier)
         boxes.setdefault(identifier, []).append(np.asarray(box, dtype=np.float64))
         labels.setdefault(identifier, []).append(label)
         if with_scores:
-            scores.setdefault(identifier, []).append(_number(row, "score", table))
+            scores.setdefault(identifier, []).append(_number(row, "score", table, identifier))
     return BoxTable(
         path=table,
         boxes={identifier: np.stack(rows_) for identifier, rows_ in boxes.items()},
@@ -289,27 +297,31 @@ def read_label_scores(path: str | Path) -> LabelTable:
         identifier = _row_id(row, IMAGE, table)
         seen.add(identifier, table, row.number)
         ids.append(identifier)
-        values.append([_number(row, name, table) for name in label_names])
+        values.append([_number(row, name, table, identifier) for name in label_names])
     return LabelTable(path=table, ids=ids, label_names=label_names, values=np.asarray(values, dtype=np.float64))
 
 
-def _finding_row(row: TableRow, table: Path, label_names: Sequence[str], ignored: set[str]) -> list[float]:
+def _finding_row(
+    row: TableRow, table: Path, identifier: str, label_names: Sequence[str], ignored: set[str]
+) -> list[float]:
     """0/1 values of ``label_names`` from a ``|``-separated ``Finding Labels`` cell; unknown names go to ``ignored``."""
     findings = [name.strip() for name in row.values[CHESTXRAY14_FINDINGS].split("|") if name.strip()]
     if not findings:
-        raise ValueError(f"{table}, row {row.number}: {CHESTXRAY14_FINDINGS} is empty (write {NO_FINDING!r})")
+        raise _row_error(table, row.number, identifier, f"{CHESTXRAY14_FINDINGS} is empty (write {NO_FINDING!r})")
     if NO_FINDING in findings and len(findings) > 1:
-        raise ValueError(f"{table}, row {row.number}: {CHESTXRAY14_FINDINGS} combines {NO_FINDING!r} with findings")
+        raise _row_error(
+            table, row.number, identifier, f"{CHESTXRAY14_FINDINGS} combines {NO_FINDING!r} with findings"
+        )
     ignored.update(name for name in findings if name != NO_FINDING and name not in label_names)
     return [float(name in findings) for name in label_names]
 
 
-def _indicator_row(row: TableRow, table: Path, label_names: Sequence[str]) -> list[float]:
+def _indicator_row(row: TableRow, table: Path, identifier: str, label_names: Sequence[str]) -> list[float]:
     """0/1 values of ``label_names`` from the wide columns of a row."""
-    values = [_number(row, name, table) for name in label_names]
+    values = [_number(row, name, table, identifier) for name in label_names]
     for name, value in zip(label_names, values):
         if value not in (0.0, 1.0):
-            raise ValueError(f"{table}, row {row.number}: {name} {row.values[name]!r} is not 0 or 1")
+            raise _row_error(table, row.number, identifier, f"{name} {row.values[name]!r} is not 0 or 1")
     return values
 
 
@@ -345,9 +357,9 @@ def read_label_truth(path: str | Path, label_names: Sequence[str]) -> LabelTable
         seen.add(identifier, table, row.number)
         ids.append(identifier)
         if chestxray14:
-            values.append(_finding_row(row, table, label_names, ignored))
+            values.append(_finding_row(row, table, identifier, label_names, ignored))
         else:
-            values.append(_indicator_row(row, table, label_names))
+            values.append(_indicator_row(row, table, identifier, label_names))
     if ignored:
         warnings.warn(
             f"{table}: labels without a prediction column are ignored: {', '.join(sorted(ignored))}", stacklevel=2

@@ -47,7 +47,7 @@ def test_bad_dataset_reports_bad_rows_and_unreadable_images_and_exits_1(tmp_path
     assert "decoded 2 of 3 image and mask files" in result.stdout
     problems = result.stderr.splitlines()
     assert "3 problem(s):" in problems
-    assert f"  {root / 'labels.csv'}, row 5: image file not found: {root / 'missing.png'}" in problems
+    assert f"  {root / 'labels.csv'}, row 5 (missing): image file not found: {root / 'missing.png'}" in problems
     assert f"  {root / 'labels.csv'}, row 6: duplicate image 'c.png' (first seen in row 4)" in problems
     assert any(line.startswith(f"  {root / 'b.png'}: cannot decode image: UnidentifiedImageError") for line in problems)
 

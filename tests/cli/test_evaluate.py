@@ -70,7 +70,7 @@ def test_grades_bad_input_exits_1_naming_the_file(tmp_path: Path) -> None:
     bad = write_csv(tmp_path / "bad_pred.csv", "image,level", ["a,0", "b,one"])
     result = invoke(["grades", "--truth", str(truth), "--pred", str(bad), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
-    assert "bad_pred.csv, row 3: level 'one' is not an integer" in result.stderr
+    assert "bad_pred.csv, row 3 (b): level 'one' is not an integer" in result.stderr
     missing = invoke(["grades", "--truth", str(tmp_path / "gone.csv"), "--pred", str(bad), "--out", str(tmp_path)])
     assert missing.exit_code == 1 and "gone.csv" in missing.stderr
 

@@ -76,12 +76,15 @@ def test_image_dir_option(tmp_path):
     ("mass_rows", "expected"),
     [
         ([case_row("P_1", "LEFT", "CC", 1, "UNPROVEN", IMAGE_1)],
-         r"mass_case_description_train_set\.csv, row 2: pathology 'UNPROVEN' is not one of \('MALIGNANT'"),
-        ([case_row("P_1", "LEFT", "CC", 0, "BENIGN", IMAGE_1)], r"row 2: abnormality id 0 is out of range 1\.\.inf"),
+         r"mass_case_description_train_set\.csv, row 2 \(Mass-Training_P_00001_LEFT_CC\): "
+         r"pathology 'UNPROVEN' is not one of \('MALIGNANT'"),
+        ([case_row("P_1", "LEFT", "CC", 0, "BENIGN", IMAGE_1)],
+         r"row 2 \(Mass-Training_P_00001_LEFT_CC\): abnormality id 0 is out of range 1\.\.inf"),
         # each row of these tables spans two lines (the mask path ends in a newline): rows are numbered by line
         ([MASS_ROWS[0], MASS_ROWS[0]],
          r"row 4: duplicate abnormality 'Mass-Training_P_00001_LEFT_CC/.*abnormality 1' \(first seen in row 2\)"),
-        ([case_row("P_1", "LEFT", "CC", 1, "BENIGN", IMAGE_1, mask="")], r"row 2: ROI mask file path is empty"),
+        ([case_row("P_1", "LEFT", "CC", 1, "BENIGN", IMAGE_1, mask="")],
+         r"row 2 \(Mass-Training_P_00001_LEFT_CC\): ROI mask file path is empty"),
     ],
 )
 def test_malformed_rows_name_file_row_and_value(tmp_path, mass_rows, expected):
@@ -94,12 +97,13 @@ def test_missing_files_and_columns(tmp_path):
     with pytest.raises(ValueError, match=r"mass_case_description_train_set\.csv: label file not found"):
         read_cbis_ddsm(tmp_path)
     root = write_cbis(tmp_path / "a", files=False)
-    with pytest.raises(ValueError, match=r"calc_case_description_test_set\.csv, row 2: image file not found: "
-                                         r".*Calc-Test_P_00038_LEFT_CC/.*000000\.dcm"):
+    with pytest.raises(ValueError, match=r"calc_case_description_test_set\.csv, row 2 \(Calc-Test_P_00038_LEFT_CC\): "
+                                         r"image file not found: .*Calc-Test_P_00038_LEFT_CC/.*000000\.dcm"):
         read_cbis_ddsm(root)
     root = write_cbis(tmp_path / "b")
     (root / mask_path(IMAGE_3, 1)).unlink()
-    with pytest.raises(ValueError, match=r"row 2: ROI mask file not found: .*Calc-Test_P_00038_LEFT_CC_1/"):
+    expected = r"row 2 \(Calc-Test_P_00038_LEFT_CC\): ROI mask file not found: .*Calc-Test_P_00038_LEFT_CC_1/"
+    with pytest.raises(ValueError, match=expected):
         read_cbis_ddsm(root)
     root = write_cbis(tmp_path / "c", header=[name if name != "pathology" else "diagnosis" for name in MASS_HEADER])
     with pytest.raises(ValueError, match=r"train_set\.csv, row 1: missing column\(s\) 'pathology'"):

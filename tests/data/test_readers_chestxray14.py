@@ -90,17 +90,17 @@ def test_plain_images_folder_without_lists_or_boxes(tmp_path):
     ("entries", "boxes", "expected"),
     [
         (["00000001_000.png,Flu,0,1,58,M,PA,1,1,1,1,"], [],
-         r"Data_Entry_2017\.csv, row 2: unknown finding label 'Flu' in Finding Labels 'Flu'"),
+         r"Data_Entry_2017\.csv, row 2 \(00000001_000\): unknown finding label 'Flu' in Finding Labels 'Flu'"),
         (["00000001_000.png,No Finding|Mass,0,1,58,M,PA,1,1,1,1,"], [],
-         r"row 2: Finding Labels 'No Finding\|Mass' combines 'No Finding' with findings"),
+         r"row 2 \(00000001_000\): Finding Labels 'No Finding\|Mass' combines 'No Finding' with findings"),
         ([*ENTRIES, ENTRIES[0]], [], r"Data_Entry_2017\.csv, row 6: duplicate image '00000001_000\.png'"),
         (ENTRIES, ["00000001_000.png,Mass,1,2,-3,4,,,"],
-         r"BBox_List_2017\.csv, row 2: box Bbox\[w\] -3 must be positive"),
+         r"BBox_List_2017\.csv, row 2 \(00000001_000\): box Bbox\[w\] -3 must be positive"),
         (ENTRIES, ["00000001_000.png,Mass,1,two,3,4,,,"],
-         r"BBox_List_2017\.csv, row 2: Bbox\[y\] 'two' is not a finite"),
+         r"BBox_List_2017\.csv, row 2 \(00000001_000\): Bbox\[y\] 'two' is not a finite"),
         (ENTRIES, ["00000009_000.png,Mass,1,2,3,4,,,"],
          r"BBox_List_2017\.csv, row 2: image '00000009_000\.png' is not in Data_Entry_2017\.csv"),
-        (ENTRIES, ["00000001_000.png,Nodules,1,2,3,4,,,"], r"row 2: unknown finding label 'Nodules'"),
+        (ENTRIES, ["00000001_000.png,Nodules,1,2,3,4,,,"], r"row 2 \(00000001_000\): unknown finding label 'Nodules'"),
     ],
 )
 def test_malformed_rows_name_file_row_and_value(tmp_path, entries, boxes, expected):
@@ -134,7 +134,7 @@ def test_missing_files_and_columns(tmp_path):
         read_chestxray14(root)
     root = write_chestxray14(tmp_path / "c")
     (root / "images_002/images/00000001_001.png").unlink()
-    with pytest.raises(ValueError, match=r"row 3: image file not found: 00000001_001\.png"):
+    with pytest.raises(ValueError, match=r"row 3 \(00000001_001\): image file not found: 00000001_001\.png"):
         read_chestxray14(root)
 
 

@@ -82,9 +82,10 @@ def test_unknown_split_is_rejected(tmp_path):
 @pytest.mark.parametrize(
     ("train_rows", "expected"),
     [
-        ([("10_left", "two")], r"trainLabels\.csv, row 2: level 'two' is not an integer"),
-        ([("10_left", "0"), ("10_right", "5")], r"trainLabels\.csv, row 3: level 5 is out of range 0\.\.4"),
-        ([("10_left", "1.5")], r"row 2: level '1\.5' is not an integer"),
+        ([("10_left", "two")], r"trainLabels\.csv, row 2 \(10_left\): level 'two' is not an integer"),
+        ([("10_left", "0"), ("10_right", "5")],
+         r"trainLabels\.csv, row 3 \(10_right\): level 5 is out of range 0\.\.4"),
+        ([("10_left", "1.5")], r"row 2 \(10_left\): level '1\.5' is not an integer"),
         ([("10_left", "0"), ("10_left", "1")], r"row 3: duplicate image '10_left' \(first seen in row 2\)"),
         ([("10_middle", "0")], r"row 2: image '10_middle' is not named <patient>_left or <patient>_right"),
     ],
@@ -98,7 +99,8 @@ def test_malformed_rows_name_file_row_and_value(tmp_path, train_rows, expected):
 def test_missing_image_file_is_named(tmp_path):
     root = write_eyepacs(tmp_path, test_rows=None)
     (root / "train" / "10_right.jpeg").unlink()
-    with pytest.raises(ValueError, match=r"trainLabels\.csv, row 3: image file not found: .*train/10_right\.jpeg"):
+    expected = r"trainLabels\.csv, row 3 \(10_right\): image file not found: .*train/10_right\.jpeg"
+    with pytest.raises(ValueError, match=expected):
         read_eyepacs(root)
 
 
@@ -107,7 +109,8 @@ def test_missing_column_and_bad_usage(tmp_path):
     with pytest.raises(ValueError, match=r"Labels\.csv, row 1: missing column\(s\) 'level' \(found 'image', 'grade'\)"):
         read_eyepacs(root)
     root = write_eyepacs(tmp_path / "b", train_rows=None, test_rows=[("1_left", "1", "Hidden")])
-    with pytest.raises(ValueError, match=r"retinopathy_solution\.csv, row 2: Usage 'Hidden' is not Public or Private"):
+    expected = r"retinopathy_solution\.csv, row 2 \(1_left\): Usage 'Hidden' is not Public or Private"
+    with pytest.raises(ValueError, match=expected):
         read_eyepacs(root)
 
 

@@ -114,8 +114,9 @@ def test_grading_column_without_trailing_space_and_test_file_alone(tmp_path):
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
-        (["IDRiD_001,5,0,,,"], r"Training Labels\.csv, row 2: Retinopathy grade 5 is out of range 0\.\.4"),
-        (["IDRiD_001,1,3,,,"], r"row 2: Risk of macular edema 3 is out of range 0\.\.2"),
+        (["IDRiD_001,5,0,,,"],
+         r"Training Labels\.csv, row 2 \(IDRiD_001\): Retinopathy grade 5 is out of range 0\.\.4"),
+        (["IDRiD_001,1,3,,,"], r"row 2 \(IDRiD_001\): Risk of macular edema 3 is out of range 0\.\.2"),
         (["IDRiD_001,1,0,,,", "IDRiD_001,2,0,,,"], r"row 3: duplicate image 'IDRiD_001' \(first seen in row 2\)"),
         ([",1,0,,,"], r"row 2: Image name is empty"),
     ],
@@ -132,7 +133,8 @@ def test_grading_missing_files_and_columns(tmp_path):
         read_idrid(tmp_path, task="grading")
     root = write_grading(tmp_path, ["IDRiD_001,1,0,,,"], None)
     (root / GRADING / "1. Original Images" / "a. Training Set" / "IDRiD_001.jpg").unlink()
-    with pytest.raises(ValueError, match=r"row 2: image file not found: .*a\. Training Set/IDRiD_001\.jpg"):
+    expected = r"row 2 \(IDRiD_001\): image file not found: .*a\. Training Set/IDRiD_001\.jpg"
+    with pytest.raises(ValueError, match=expected):
         read_idrid(root, task="grading")
     (root / GRADING / "1. Original Images" / "a. Training Set").rmdir()
     with pytest.raises(ValueError, match=r"a\. Training Set: image folder not found \(needed by a\. IDRiD_Disease"):

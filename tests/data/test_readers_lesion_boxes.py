@@ -48,14 +48,14 @@ def test_without_score_column_and_with_image_dir(tmp_path):
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
-        ("10_left,MA,1,2,-3,4", r"boxes\.csv, row 2: box w -3 must be positive"),
-        ("10_left,MA,1,2,3,0", r"boxes\.csv, row 2: box h 0 must be positive"),
-        ("10_left,MA,one,2,3,4", r"row 2: x 'one' is not a finite number"),
-        ("10_left,MA,nan,2,3,4", r"row 2: x 'nan' is not a finite number"),
-        ("10_left,,1,2,3,4", r"row 2: label is empty"),
-        ("99_left,MA,1,2,3,4", r"row 2: image file not found: no 99_left\.\* in "),
-        ("99_left.jpeg,MA,1,2,3,4", r"row 2: image file not found: .*99_left\.jpeg"),
-        ("dup,MA,1,2,3,4", r"row 2: image 'dup' is ambiguous: dup\.jpg, dup\.png in "),
+        ("10_left,MA,1,2,-3,4", r"boxes\.csv, row 2 \(10_left\): box w -3 must be positive"),
+        ("10_left,MA,1,2,3,0", r"boxes\.csv, row 2 \(10_left\): box h 0 must be positive"),
+        ("10_left,MA,one,2,3,4", r"row 2 \(10_left\): x 'one' is not a finite number"),
+        ("10_left,MA,nan,2,3,4", r"row 2 \(10_left\): x 'nan' is not a finite number"),
+        ("10_left,,1,2,3,4", r"row 2 \(10_left\): label is empty"),
+        ("99_left,MA,1,2,3,4", r"row 2 \(99_left\): image file not found: no 99_left\.\* in "),
+        ("99_left.jpeg,MA,1,2,3,4", r"row 2 \(99_left\): image file not found: .*99_left\.jpeg"),
+        ("dup,MA,1,2,3,4", r"row 2 \(dup\): image 'dup' is ambiguous: dup\.jpg, dup\.png in "),
     ],
 )
 def test_malformed_rows_name_file_row_and_value(tmp_path, row, expected):
@@ -66,7 +66,7 @@ def test_malformed_rows_name_file_row_and_value(tmp_path, row, expected):
 
 def test_bad_score_missing_column_and_missing_file(tmp_path):
     table = write_boxes(tmp_path, ["image,label,x,y,w,h,score", "10_left,MA,1,2,3,4,high"])
-    with pytest.raises(ValueError, match=r"row 2: score 'high' is not a finite number"):
+    with pytest.raises(ValueError, match=r"row 2 \(10_left\): score 'high' is not a finite number"):
         read_lesion_boxes(table)
     table = write_boxes(tmp_path, ["image,label,x,y,width,height", "10_left,MA,1,2,3,4"])
     with pytest.raises(ValueError, match=r"row 1: missing column\(s\) 'w', 'h'"):

@@ -70,9 +70,9 @@ def test_no_annotation_table_names_the_expected_file(tmp_path):
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
-        ([["a.tif", "d", 4, 0]], r"Annotation_Base11\.xls, row 2: Retinopathy grade 4 is out of range 0\.\.3"),
-        ([["a.tif", "d", 1, 3]], r"row 2: Risk of macular edema 3 is out of range 0\.\.2"),
-        ([["a.tif", "d", "high", 0]], r"row 2: Retinopathy grade 'high' is not an integer"),
+        ([["a.tif", "d", 4, 0]], r"Annotation_Base11\.xls, row 2 \(a\): Retinopathy grade 4 is out of range 0\.\.3"),
+        ([["a.tif", "d", 1, 3]], r"row 2 \(a\): Risk of macular edema 3 is out of range 0\.\.2"),
+        ([["a.tif", "d", "high", 0]], r"row 2 \(a\): Retinopathy grade 'high' is not an integer"),
         ([["a.tif", "d", 1, 0], ["a.tif", "d", 2, 0]], r"row 3: duplicate image 'a' \(first seen in row 2\)"),
         ([["", "d", 1, 0]], r"row 2: Image name is empty"),
     ],
@@ -97,7 +97,8 @@ def test_duplicate_across_bases_names_both_tables(tmp_path):
 def test_missing_image_missing_column_and_unreadable_workbook(tmp_path):
     (tmp_path / "Base11").mkdir()
     write_xls(tmp_path / "Base11" / "Annotation_Base11.xls", BASE12)
-    with pytest.raises(ValueError, match=r"row 2: image file not found: .*Base11/20051020_55701_0100_PP\.tif"):
+    expected = r"row 2 \(20051020_55701_0100_PP\): image file not found: .*Base11/20051020_55701_0100_PP\.tif"
+    with pytest.raises(ValueError, match=expected):
         read_messidor(tmp_path)
     write_xls(tmp_path / "Base11" / "Annotation_Base11.xls", [["a.tif", 1, 0]], header=HEADER[:1] + HEADER[2:])
     with pytest.raises(ValueError, match=r"row 1: missing column\(s\) 'Ophthalmologic department'"):
@@ -115,5 +116,5 @@ def test_skip_mode_keeps_good_rows(tmp_path):
     records = read_messidor(tmp_path, problems=log)
     assert [record["label"] for record in records] == [0, 3]
     assert [str(problem).split(", ")[-1] for problem in log.problems] == [
-        "row 4: Retinopathy grade 7 is out of range 0..3"
+        "row 4 (20051020_00000_0100_PP): Retinopathy grade 7 is out of range 0..3"
     ]

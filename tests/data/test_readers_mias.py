@@ -87,7 +87,7 @@ def test_missing_files_and_unreadable_header(tmp_path):
     with pytest.raises(ValueError, match=r"Info\.txt: label file not found"):
         read_mias(tmp_path)
     root = write_mias(tmp_path, refnums=("mdb001", "mdb002"))
-    with pytest.raises(ValueError, match=r"Info\.txt, row 6: image file not found: .*mdb003\.pgm"):
+    with pytest.raises(ValueError, match=r"Info\.txt, row 6 \(mdb003\): image file not found: .*mdb003\.pgm"):
         read_mias(root)
     (root / "mdb003.pgm").write_bytes(b"not a pgm")
     with pytest.raises(ValueError, match=r"mdb003\.pgm: cannot read the image header for its height"):

@@ -193,15 +193,16 @@ def test_disjoint_labels_warn_that_box_accuracy_counts_only_false_positives(tmp_
 @pytest.mark.parametrize(
     ("pred_rows", "kwargs", "message"),
     [
-        (["image,label,x,y,w,h", "img1,MA,1,1,0,5"], {}, r"pred\.csv, row 2: box w 0 must be positive"),
-        (["image,label,x,y,w,h", "img1,MA,one,1,4,5"], {}, r"pred\.csv, row 2: x 'one' is not a finite number"),
+        (["image,label,x,y,w,h", "img1,MA,1,1,0,5"], {}, r"pred\.csv, row 2 \(img1\): box w 0 must be positive"),
+        (["image,label,x,y,w,h", "img1,MA,one,1,4,5"], {},
+         r"pred\.csv, row 2 \(img1\): x 'one' is not a finite number"),
         (["image,label,x,y,w", "img1,MA,1,1,4"], {}, r"pred\.csv.*missing column\(s\) 'h'"),
         (
             ["image,label,x,y,w,h", "img1,MA,1,1,4,5"],
             {"num_boxes": 2},
             r"pred\.csv: keeping the top 2 boxes .* score column",
         ),
-        (["image,label,x,y,w,h", "img1,,1,1,4,5"], {}, r"pred\.csv, row 2: label is empty"),
+        (["image,label,x,y,w,h", "img1,,1,1,4,5"], {}, r"pred\.csv, row 2 \(img1\): label is empty"),
     ],
 )
 def test_bad_box_table_is_named(tmp_path: Path, pred_rows: list[str], kwargs: dict, message: str) -> None:

@@ -109,11 +109,12 @@ def test_predictions_without_truth_are_ignored_with_a_warning(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("pred_rows", "message"),
     [
-        (["image,level", "a,0", "b,x"], r"pred\.csv, row 3: level 'x' is not an integer"),
+        (["image,level", "a,0", "b,x"], r"pred\.csv, row 3 \(b\): level 'x' is not an integer"),
         (["image,level", "a,0", "a,1"], r"pred\.csv, row 3: duplicate image 'a' \(first seen in row 2\)"),
         (["image,grade", "a,0"], r"pred\.csv.*missing column\(s\) 'level'"),
-        (["image,level,prob_0,prob_1", "a,0,0.5,0.6"], r"pred\.csv, row 2: grade probabilities sum to 1\.1"),
-        (["image,level,prob_0,prob_1", "a,0,0.5,oops"], r"pred\.csv, row 2: prob_1 'oops' is not a finite number"),
+        (["image,level,prob_0,prob_1", "a,0,0.5,0.6"], r"pred\.csv, row 2 \(a\): grade probabilities sum to 1\.1"),
+        (["image,level,prob_0,prob_1", "a,0,0.5,oops"],
+         r"pred\.csv, row 2 \(a\): prob_1 'oops' is not a finite number"),
         (["image,level,prob_0,prob_2", "a,0,0.5,0.5"], r"pred\.csv: probability columns .* missing prob_1"),
         (["image,level"], r"pred\.csv: the prediction table has no data rows"),
     ],

@@ -80,9 +80,9 @@ def test_label_without_positives_is_null_and_left_out_of_the_mean(tmp_path: Path
 @pytest.mark.parametrize(
     ("header", "rows", "message"),
     [
-        ("image,Mass,Hernia", ["a,1,0", "b,2,0"], r"truth\.csv, row 3: Mass '2' is not 0 or 1"),
+        ("image,Mass,Hernia", ["a,1,0", "b,2,0"], r"truth\.csv, row 3 \(b\): Mass '2' is not 0 or 1"),
         ("image,Mass", ["a,1", "b,0"], r"truth\.csv: missing column\(s\) 'Hernia'"),
-        ("Image Index,Finding Labels", ["a.png,Mass|No Finding"], r"truth\.csv, row 2: .*combines 'No Finding'"),
+        ("Image Index,Finding Labels", ["a.png,Mass|No Finding"], r"truth\.csv, row 2 \(a\): .*combines 'No Finding'"),
         ("Finding Labels", ["Mass"], r"truth\.csv: missing column\(s\) 'Image Index'"),
     ],
 )
@@ -96,7 +96,7 @@ def test_bad_truth_is_named(tmp_path: Path, header: str, rows: list[str], messag
 def test_bad_prediction_is_named(tmp_path: Path) -> None:
     truth = write_csv(tmp_path / "truth.csv", "image,Mass", ["a,1", "b,0"])
     pred = write_csv(tmp_path / "pred.csv", "image,Mass", ["a,0.9", "b,high"])
-    with pytest.raises(ValueError, match=r"pred\.csv, row 3: Mass 'high' is not a finite number"):
+    with pytest.raises(ValueError, match=r"pred\.csv, row 3 \(b\): Mass 'high' is not a finite number"):
         evaluate_labels(truth, pred)
     pred = write_csv(tmp_path / "pred.csv", "image", ["a", "b"])
     with pytest.raises(ValueError, match=r"pred\.csv: no label column besides 'image'"):

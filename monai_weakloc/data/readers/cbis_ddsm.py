@@ -31,16 +31,21 @@ MASK_PATH = "ROI mask file path"
 REQUIRED_COLUMNS = (PATIENT, LATERALITY, VIEW, ABNORMALITY_ID, PATHOLOGY, IMAGE_PATH, MASK_PATH)
 
 
+def _image_id(values: dict[str, str]) -> str | None:
+    """The id of the mammogram a row describes: the top folder of its image path (``None`` when empty)."""
+    return Path(values[IMAGE_PATH]).parts[0] if values[IMAGE_PATH] else None
+
+
 def _existing_file(
     values: dict[str, str], column: str, image_folder: Path, table: Path, row: int, log: ProblemLog
 ) -> Path | None:
     """``image_folder / values[column]`` when that file exists; report it missing otherwise."""
     if not values[column]:
-        log.report(table, row, f"{column} is empty")
+        log.report(table, row, f"{column} is empty", _image_id(values))
         return None
     path = image_folder / values[column]
     if not path.is_file():
-        log.report(table, row, f"{column.removesuffix(' path')} not found: {path}")
+        log.report(table, row, f"{column.removesuffix(' path')} not found: {path}", _image_id(values))
         return None
     return path
 
@@ -50,12 +55,14 @@ def _add_abnormality(
 ) -> None:
     """Add one abnormality row to the record of its image (created on its first row)."""
     values = row.values
+    image_id = _image_id(values)
     pathology = values[PATHOLOGY]
     if pathology not in PATHOLOGY_LABELS:
-        log.report(table, row.number, f"{PATHOLOGY} {pathology!r} is not one of {tuple(PATHOLOGY_LABELS)}")
+        log.report(table, row.number, f"{PATHOLOGY} {pathology!r} is not one of {tuple(PATHOLOGY_LABELS)}", image_id)
         return
     abnormality_id = parse_int(
-        values[ABNORMALITY_ID], field=ABNORMALITY_ID, low=1, high=None, file=table, row=row.number, problems=log
+        values[ABNORMALITY_ID], field=ABNORMALITY_ID, low=1, high=None, file=table, row=row.number, problems=log,
+        image_id=image_id,
     )
     if abnormality_id is None:
         return
@@ -67,7 +74,7 @@ def _add_abnormality(
         values[IMAGE_PATH],
         {
             "image": str(image),
-            "id": Path(values[IMAGE_PATH]).parts[0],
+            "id": image_id,
             "label": 0,
             "split": split,
             "patient": values[PATIENT],

@@ -1,8 +1,9 @@
 """Value checks shared by the dataset readers: integers in range, boxes, unique ids.
 
 Each check reports what is wrong through a :class:`~monai_weakloc.data.records.ProblemLog`, naming the
-file, the row, the field and the value, and returns ``None`` so that the reader skips the row (the log
-has already raised when the caller asked for ``on_error="raise"``).
+file, the row (and the image id, when the caller gives the row's), the field and the value, and returns
+``None`` so that the reader skips the row (the log has already raised when the caller asked for
+``on_error="raise"``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ def problem_log_for(on_error: str, problems: ProblemLog | None) -> ProblemLog:
 
 
 def parse_int(
-    text: str, *, field: str, low: int | None, high: int | None, file: Path, row: int, problems: ProblemLog
+    text: str,
+    *,
+    field: str,
+    low: int | None,
+    high: int | None,
+    file: Path,
+    row: int,
+    problems: ProblemLog,
+    image_id: str | None = None,
 ) -> int | None:
     """Parse an integer label or code; ``"2.0"`` counts as 2, ``"2.5"`` and ``"two"`` do not.
 
@@ -41,6 +50,7 @@ def parse_int(
         file: the table the value comes from.
         row: 1-based row number in ``file``.
         problems: where to report a bad value.
+        image_id: the id of the image the row describes, for the message.
 
     Returns:
         The integer, or ``None`` after reporting a value that is not an integer or out of range.
@@ -51,31 +61,48 @@ def parse_int(
     except ValueError:
         number = math.nan
     if not math.isfinite(number) or number != int(number):
-        problems.report(file, row, f"{field} {stripped!r} is not an integer")
+        problems.report(file, row, f"{field} {stripped!r} is not an integer", image_id)
         return None
     value = int(number)
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
-        problems.report(file, row, f"{field} {value} is out of range {bounds}")
+        problems.report(file, row, f"{field} {value} is out of range {bounds}", image_id)
         return None
     return value
 
 
-def parse_float(text: str, *, field: str, file: Path, row: int, problems: ProblemLog) -> float | None:
-    """Parse a finite float; report and return ``None`` for anything else (empty, ``nan``, words)."""
+def parse_float(
+    text: str, *, field: str, file: Path, row: int, problems: ProblemLog, image_id: str | None = None
+) -> float | None:
+    """Parse a finite float; report and return ``None`` for anything else (empty, ``nan``, words).
+
+    Args:
+        text: the cell's text.
+        field: the column name, for the message.
+        file: the table the value comes from.
+        row: 1-based row number in ``file``.
+        problems: where to report a bad value.
+        image_id: the id of the image the row describes, for the message.
+    """
     stripped = text.strip()
     try:
         value = float(stripped)
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        problems.report(file, row, f"{field} {stripped!r} is not a finite number")
+        problems.report(file, row, f"{field} {stripped!r} is not a finite number", image_id)
         return None
     return value
 
 
 def parse_box(
-    texts: Sequence[str], *, fields: Sequence[str], file: Path, row: int, problems: ProblemLog
+    texts: Sequence[str],
+    *,
+    fields: Sequence[str],
+    file: Path,
+    row: int,
+    problems: ProblemLog,
+    image_id: str | None = None,
 ) -> np.ndarray | None:
     """Parse one ``x, y, w, h`` box in pixels; width and height must be positive.
 
@@ -85,6 +112,7 @@ def parse_box(
         file: the table the box comes from.
         row: 1-based row number in ``file``.
         problems: where to report a bad box.
+        image_id: the id of the image the row describes, for the message.
 
     Returns:
         float32 array of shape (4,), or ``None`` after reporting a non-numeric value or a width or
@@ -92,13 +120,13 @@ def parse_box(
     """
     values = []
     for text, field in zip(texts, fields):
-        value = parse_float(text, field=field, file=file, row=row, problems=problems)
+        value = parse_float(text, field=field, file=file, row=row, problems=problems, image_id=image_id)
         if value is None:
             return None
         values.append(value)
     for value, field in zip(values[2:], fields[2:]):
         if value <= 0:
-            problems.report(file, row, f"box {field} {value:g} must be positive")
+            problems.report(file, row, f"box {field} {value:g} must be positive", image_id)
             return None
     return np.asarray(values, dtype=np.float32)
 

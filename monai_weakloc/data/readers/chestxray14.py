@@ -83,7 +83,7 @@ def _split_of_images(base: Path, log: ProblemLog) -> dict[str, str] | None:
     return split_of
 
 
-def _multi_hot(findings: str, table: Path, row: int, log: ProblemLog) -> np.ndarray | None:
+def _multi_hot(findings: str, table: Path, row: int, image_id: str, log: ProblemLog) -> np.ndarray | None:
     """float32 (14,) multi-hot label of a ``Finding Labels`` cell; ``None`` after reporting a bad name."""
     names = [name.strip() for name in findings.split("|")]
     label = np.zeros(len(CHESTXRAY14_LABELS), dtype=np.float32)
@@ -91,10 +91,10 @@ def _multi_hot(findings: str, table: Path, row: int, log: ProblemLog) -> np.ndar
         return label
     for name in names:
         if name == NO_FINDING:
-            log.report(table, row, f"{FINDING_LABELS} {findings!r} combines {NO_FINDING!r} with findings")
+            log.report(table, row, f"{FINDING_LABELS} {findings!r} combines {NO_FINDING!r} with findings", image_id)
             return None
         if name not in LABEL_INDEX:
-            log.report(table, row, f"unknown finding label {name!r} in {FINDING_LABELS} {findings!r}")
+            log.report(table, row, f"unknown finding label {name!r} in {FINDING_LABELS} {findings!r}", image_id)
             return None
         label[LABEL_INDEX[name]] = 1.0
     return label
@@ -110,12 +110,12 @@ def _boxes_by_image(table: Path, image_names: set[str], log: ProblemLog) -> dict
         if name not in image_names:
             log.report(table, row.number, f"image {name!r} is not in {ENTRY_FILE}")
             continue
+        image_id = Path(name).stem
         if finding not in LABEL_INDEX:
-            log.report(table, row.number, f"unknown finding label {row.values[BOX_LABEL]!r}")
+            log.report(table, row.number, f"unknown finding label {row.values[BOX_LABEL]!r}", image_id)
             continue
-        box = parse_box(
-            [row.values[column] for column in BOX_COLUMNS], fields=BOX_COLUMNS, file=table, row=row.number, problems=log
-        )
+        cells = [row.values[column] for column in BOX_COLUMNS]
+        box = parse_box(cells, fields=BOX_COLUMNS, file=table, row=row.number, problems=log, image_id=image_id)
         if box is None:
             continue
         image_boxes, image_labels = boxes.setdefault(name, ([], []))
@@ -161,13 +161,14 @@ def read_chestxray14(root: str | Path, *, on_error: str = "raise", problems: Pro
         if not name:
             log.report(entries, row.number, f"{IMAGE_INDEX} is empty")
             continue
-        label = _multi_hot(row.values[FINDING_LABELS], entries, row.number, log)
+        image_id = Path(name).stem
+        label = _multi_hot(row.values[FINDING_LABELS], entries, row.number, image_id, log)
         if label is None or not ids.add(name, entries, row.number):
             continue
         if name not in images:
-            log.report(entries, row.number, f"image file not found: {name} in images/ or images_NNN/images/")
+            log.report(entries, row.number, f"image file not found: {name} in images/ or images_NNN/images/", image_id)
             continue
-        record = {"image": str(images[name]), "id": Path(name).stem, "label": label, "patient": row.values[PATIENT_ID]}
+        record = {"image": str(images[name]), "id": image_id, "label": label, "patient": row.values[PATIENT_ID]}
         if split_of is not None:
             if name not in split_of:
                 log.report(entries, row.number, f"image {name!r} is in neither {' nor '.join(SPLIT_FILES.values())}")

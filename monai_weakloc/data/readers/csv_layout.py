@@ -59,22 +59,23 @@ def read_csv(
         if not name:
             log.report(table, row.number, "image is empty")
             continue
+        image_id = PurePath(name).with_suffix("").as_posix()
         label = parse_int(
-            row.values["label"], field="label", low=0, high=high, file=table, row=row.number, problems=log
+            row.values["label"], field="label", low=0, high=high, file=table, row=row.number, problems=log,
+            image_id=image_id,
         )
         if label is None:
             continue
         split = row.values.get("split")
         if split is not None and split not in CSV_SPLITS:
-            log.report(table, row.number, f"split {split!r} is not one of {CSV_SPLITS}")
+            log.report(table, row.number, f"split {split!r} is not one of {CSV_SPLITS}", image_id)
             continue
         if not ids.add(name, table, row.number):
             continue
         image = absolute_root(table.parent / name)
         if not image.is_file():
-            log.report(table, row.number, f"image file not found: {image}")
+            log.report(table, row.number, f"image file not found: {image}", image_id)
             continue
-        image_id = PurePath(name).with_suffix("").as_posix()
         record = {"image": str(image), "id": image_id, "label": label}
         if split is not None:
             record["split"] = split

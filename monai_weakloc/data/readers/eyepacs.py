@@ -63,19 +63,21 @@ def _read_label_file(
             continue
         if with_usage:
             if row.values["Usage"] not in USAGE_SPLITS:
-                problems.report(table, row.number, f"Usage {row.values['Usage']!r} is not Public or Private")
+                problems.report(table, row.number, f"Usage {row.values['Usage']!r} is not Public or Private", image_id)
                 continue
             split = USAGE_SPLITS[row.values["Usage"]]
         else:
             split = "train"
         label = parse_int(
-            row.values["level"], field="level", low=0, high=MAX_GRADE, file=table, row=row.number, problems=problems
+            row.values["level"], field="level", low=0, high=MAX_GRADE, file=table, row=row.number, problems=problems,
+            image_id=image_id,
         )
         if label is None or not ids.add(image_id, table, row.number):
             continue
         image = images.get(image_id + extension)
         if image is None:
-            problems.report(table, row.number, f"image file not found: {image_folder / (image_id + extension)}")
+            missing = image_folder / (image_id + extension)
+            problems.report(table, row.number, f"image file not found: {missing}", image_id)
             continue
         records.append(
             {

@@ -46,18 +46,21 @@ def read_grading_row(
         log.report(table, row.number, f"{IMAGE_NAME} is empty")
         return None
     file_name = name if Path(name).suffix else f"{name}{default_suffix}"
-    grade = parse_int(row.values[GRADE], field=GRADE, low=0, high=max_grade, file=table, row=row.number, problems=log)
+    image_id = Path(file_name).stem
+    grade = parse_int(
+        row.values[GRADE], field=GRADE, low=0, high=max_grade, file=table, row=row.number, problems=log,
+        image_id=image_id,
+    )
     if grade is None:
         return None
     edema = parse_int(
         row.values[MACULAR_EDEMA], field=MACULAR_EDEMA, low=0, high=MAX_MACULAR_EDEMA, file=table, row=row.number,
-        problems=log,
+        problems=log, image_id=image_id,
     )
-    image_id = Path(file_name).stem
     if edema is None or not ids.add(image_id, table, row.number):
         return None
     image = images.get(file_name)
     if image is None:
-        log.report(table, row.number, f"image file not found: {image_folder / file_name}")
+        log.report(table, row.number, f"image file not found: {image_folder / file_name}", image_id)
         return None
     return {"image": str(image), "id": image_id, "label": grade, "macular_edema": edema}

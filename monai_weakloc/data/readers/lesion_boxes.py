@@ -23,6 +23,11 @@ __all__ = ["read_lesion_boxes"]
 BOX_COLUMNS = ("x", "y", "w", "h")
 
 
+def _image_id(name: str) -> str:
+    """The id of the image an ``image`` cell names: the cell without its suffix."""
+    return PurePath(name).with_suffix("").as_posix()
+
+
 def _files_by_stem(folder: Path) -> dict[str, list[Path]]:
     """File stem -> the files of ``folder`` with that stem (to resolve ids given without a suffix)."""
     stems: dict[str, list[Path]] = defaultdict(list)
@@ -51,16 +56,22 @@ def _parse_row(
 ) -> tuple[str, str, np.ndarray, float | None] | None:
     """``(image cell, lesion label, float32 (4,) box, score or None)`` of one row; ``None`` after a problem."""
     name, lesion = row.values["image"], row.values["label"]
-    if not name or not lesion:
-        log.report(table, row.number, "image is empty" if not name else "label is empty")
+    if not name:
+        log.report(table, row.number, "image is empty")
+        return None
+    image_id = _image_id(name)
+    if not lesion:
+        log.report(table, row.number, "label is empty", image_id)
         return None
     cells = [row.values[column] for column in BOX_COLUMNS]
-    box = parse_box(cells, fields=BOX_COLUMNS, file=table, row=row.number, problems=log)
+    box = parse_box(cells, fields=BOX_COLUMNS, file=table, row=row.number, problems=log, image_id=image_id)
     if box is None:
         return None
     if not with_scores:
         return name, lesion, box, None
-    score = parse_float(row.values["score"], field="score", file=table, row=row.number, problems=log)
+    score = parse_float(
+        row.values["score"], field="score", file=table, row=row.number, problems=log, image_id=image_id
+    )
     return None if score is None else (name, lesion, box, score)
 
 
@@ -101,11 +112,11 @@ def read_lesion_boxes(
         if parsed is None:
             continue
         name, lesion, box, score = parsed
-        image_id = PurePath(name).with_suffix("").as_posix()
+        image_id = _image_id(name)
         if image_id not in gathered:
             image, why_not = _resolve_image(name, image_folder, stems)
             if image is None:
-                log.report(table, row.number, why_not)
+                log.report(table, row.number, why_not, image_id)
                 continue
             gathered[image_id] = {"image": str(image), "id": image_id, "boxes": [], "box_labels": [], "scores": []}
         gathered[image_id]["boxes"].append(box)

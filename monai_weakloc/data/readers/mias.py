@@ -155,7 +155,7 @@ def read_mias(
     for film in _read_info(info, log):
         image = images_folder / f"{film.refnum}.pgm"
         if not image.is_file():
-            log.report(info, film.first_row, f"image file not found: {image}")
+            log.report(info, film.first_row, f"image file not found: {image}", film.refnum)
             continue
         height = image_height if image_height is not None else _image_height(image, log)
         if height is None:

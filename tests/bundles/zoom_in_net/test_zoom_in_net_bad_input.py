@@ -97,10 +97,11 @@ def damage(root: Path, problem: str, image_id: str) -> tuple[Path, str]:
     row = train_ids(root).index(image_id) + 2
     if problem == "missing":
         image.unlink()
-        return image, rf"{re.escape(str(table))}, row {row}: image file not found: {re.escape(str(image))}"
+        where = rf"{re.escape(str(table))}, row {row} \({image_id}\)"
+        return image, rf"{where}: image file not found: {re.escape(str(image))}"
     if problem == "level 7":
         set_level(root, image_id, "7")
-        return table, rf"{re.escape(str(table))}, row {row}: level 7 is out of range 0\.\.4"
+        return table, rf"{re.escape(str(table))}, row {row} \({image_id}\): level 7 is out of range 0\.\.4"
     damage_file, message = FILE_DAMAGE[problem]
     damage_file(image)
     return image, rf"{re.escape(str(image))}: {message}"

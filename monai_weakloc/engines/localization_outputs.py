@@ -38,6 +38,7 @@ from monai.utils import CommonKeys
 from monai_weakloc.localize.geometry import input_boxes_to_original, input_points_to_original
 from monai_weakloc.localize.localization import Detections, Localization, Localizer
 from monai_weakloc.report import write_heatmap_nifti, write_heatmap_png, write_overlay
+from monai_weakloc.report.geometry import restore_field_of_view
 from monai_weakloc.report.heatmap_png import write_binary_mask_png
 from monai_weakloc.transforms import CROP_BOX_META_KEY, ORIGINAL_SIZE_META_KEY, LoadImage2D
 
@@ -132,8 +133,11 @@ def write_image_files(options: _FileOptions, files: _ImageFiles) -> None:
         )
     if files.overlay_map is None:
         return
-    boxes = files.boxes
+    boxes, points = files.boxes, files.points
     box_rows = [] if boxes is None else boxes.coordinates.tolist()
+    field_of_view = None
+    if files.field_of_view is not None:
+        field_of_view = restore_field_of_view(files.field_of_view > 0.5, size, crop)
     write_overlay(
         LoadImage2D(mode="keep")(files.source),
         files.overlay_map,
@@ -142,6 +146,10 @@ def write_image_files(options: _FileOptions, files: _ImageFiles) -> None:
         labels=None if boxes is None else list(boxes.labels),
         scores=None if boxes is None else boxes.scores.tolist(),
         crop_box=crop,
+        field_of_view=field_of_view,
+        points=[] if points is None else points.coordinates.tolist(),
+        point_labels=None if points is None else list(points.labels),
+        point_scores=None if points is None else points.scores.tolist(),
     )
 
 

@@ -77,7 +77,7 @@ def write_heatmap_png(
         pixels = matplotlib.colormaps[colormap](levels, bytes=True)[..., :3]
     output = Path(path)
     output.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(output, format="PNG")
+    Image.fromarray(pixels).save(output, format="PNG", compress_level=1)
     return output
 
 
@@ -111,5 +111,6 @@ def write_binary_mask_png(
     restored = restore_heatmap_geometry(probability, original_size, crop_box)
     output = Path(path)
     output.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.where(restored >= threshold, 255, 0).astype(np.uint8)).save(output, format="PNG")
+    binary = np.where(restored >= threshold, 255, 0).astype(np.uint8)
+    Image.fromarray(binary).save(output, format="PNG", compress_level=1)
     return output

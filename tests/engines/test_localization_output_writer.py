@@ -155,3 +155,25 @@ def test_bad_localizations_are_refused_with_the_part_at_fault():
         Localization(torch.ones(1, 3), class_names=["a", "b"])
     with pytest.raises(ValueError, match="1 labels and 2 scores"):
         Detections(torch.zeros(2, 4), ["lesion"], torch.zeros(2))
+
+
+def test_overlays_draw_heat_and_points_only_inside_the_field_of_view(tmp_path):
+    fov = torch.zeros(1, 1, INPUT, INPUT)
+    fov[..., :, :10] = 1.0  # the left half of the crop: original columns 10-29
+    result = Localization(
+        probabilities=torch.tensor([[0.5, 0.5]]),
+        heatmaps={"map": torch.linspace(0, 1, INPUT).repeat(1, INPUT, 1)},  # rising to the right
+        points=[Detections(torch.tensor([[4.5, 10.5]]), ["lesion"], torch.tensor([0.5]))],
+    )
+    out = tmp_path / "out"
+    writer = LocalizationOutputWriter(out, localizer=lambda pred, batch: pred, writer_processes=0)
+    batch = {**_batch(tmp_path, ["eye"]), "fov": fov}
+    writer.write_batch(SimpleNamespace(state=SimpleNamespace(batch=batch, output={CommonKeys.PRED: result})))
+    writer.write_tables()
+    pixels = np.asarray(Image.open(out / "overlays" / "eye.png").convert("RGB")).astype(int)
+    # the constant image shows black; the heat tints the field of view only
+    assert pixels[:20, 12:30].max() > 80
+    assert pixels[:20, 31:].max() == 0 and pixels[:, :10].max() == 0  # (the point's caption is on rows 22-30)
+    green = (pixels[..., 1] > 150) & (pixels[..., 0] < 100) & (pixels[..., 2] < 100)
+    assert green[21, 19]  # the point (x 19, y 21 in original pixels) is drawn
+    assert (out / "points.csv").is_file()

@@ -51,10 +51,13 @@ def test_output_shapes_per_phase_and_pairing(phase, paired_eyes):
     net = tiny_net(paired_eyes=paired_eyes, phase=phase)
     low, high, fellow = inputs()
     outputs = net(low, high, fellow if paired_eyes else None)
-    expected_keys = {"y_m", "y_a", "gated_maps", "attention", "regions", "region_map"} | (
+    expected_keys = {"y_m", "y_a", "gated_maps", "attention", "feature_map", "regions", "region_map"} | (
         {"y_c"} if phase == 3 else set()
     )
     assert set(outputs) == expected_keys
+    with torch.no_grad():  # in eval mode the feature map is the image's own, whatever the fellow eye
+        assert torch.allclose(net.eval()(low, high, fellow if paired_eyes else None)["feature_map"], net.features(low),
+                              atol=1e-5)
     assert outputs["y_m"].shape == outputs["y_a"].shape == (2, 5)
     assert outputs["gated_maps"].shape == outputs["attention"].shape == (2, 5, 2, 2)
     assert outputs["regions"].shape == (2, 3, 4)

@@ -361,7 +361,8 @@ class ZoomInNet(nn.Module):
 
         Returns:
             ``y_m``, ``y_a`` logits (B, K); ``y_c`` logits (B, K) in phase 3 with ``image_high`` only;
-            ``gated_maps`` G and ``attention`` A, (B, K, h, w); ``regions`` (B, N, 4) float boxes
+            ``gated_maps`` G and ``attention`` A, (B, K, h, w); ``feature_map`` M, (B, C, h, w) (what
+            the A-Net and lesion discovery read); ``regions`` (B, N, 4) float boxes
             (x, y, w, h) of the masked squares in low-resolution pixels, rows of -1 for regions not taken;
             ``region_map`` (B, h, w), the map they were sampled from; with ``fov_low``, each image's minimum
             inside the field of view replaces it outside (:meth:`region_map_for_display`).
@@ -386,6 +387,7 @@ class ZoomInNet(nn.Module):
             "y_a": attention_outputs["y_a"],
             "gated_maps": attention_outputs["gated_maps"],
             "attention": attention_outputs["attention"],
+            "feature_map": feature_map,
         }
         with torch.no_grad():
             region_map = self.region_map(attention_outputs["gated_maps"], attention_outputs["score_maps"])

@@ -11,7 +11,7 @@ checkpoint (speed does not depend on the weights), and measures side by side in 
   with its tables), as a share of the stage.
 
 The stage runs twice per repeat: with the image files written on the engine's thread
-(``writer_processes=0``, writing on the compute path) and by one writer process (``writer_processes=1``,
+(``writer_threads=0``, writing on the compute path) and by one writer thread (``writer_threads=1``,
 the default). Repeats alternate the measurements; the figures are the medians. Run on an otherwise idle machine:
 
 ``python bench/bench_zoom_in_net_inference.py [--repeats 3] [--images 32] [--threads 2] [--out FILE]``
@@ -42,7 +42,7 @@ def build_stage(work_dir: Path, num_images: int, background: bool) -> ConfigPars
     parser = ConfigParser()
     parser.read_config(CONFIGS)
     parser["bundle_root"] = str(work_dir)
-    parser["writer_processes"] = 1 if background else 0
+    parser["writer_threads"] = 1 if background else 0
     parser["device"] = "$torch.device('cpu')"
     parser["amp"] = False
     parser.parse()

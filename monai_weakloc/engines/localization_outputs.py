@@ -23,8 +23,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import multiprocessing
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,20 +105,15 @@ class _Tables:
 
 @dataclass
 class _FileOptions:
-    """How the image files are written (what a writer process needs of the writer)."""
+    """How the image files are written (what a writer thread needs of the writer)."""
 
     output_dir: Path
     write_nifti: bool
     mask_threshold: float
 
 
-def _start_writer_process() -> None:
-    """A writer process computes nothing in parallel itself: one thread, so it takes one core."""
-    torch.set_num_threads(1)
-
-
 def write_image_files(options: _FileOptions, files: _ImageFiles) -> None:
-    """Write one image's heatmaps, masks and overlay (in the writer's process, or on the engine's thread)."""
+    """Write one image's heatmaps, masks and overlay (on a writer thread, or on the engine's thread)."""
     size, crop, image_id = files.geometry.original_size, files.geometry.crop_box, files.image_id
     output_dir = options.output_dir
     for name, heatmap in files.heatmaps.items():
@@ -174,14 +168,13 @@ class LocalizationOutputWriter:
             overlays draw no heat outside it. Missing from the batch: the whole crop is the field of view.
         write_nifti: also write each heatmap as NIfTI (the masks are always written as NIfTI).
         write_overlays: write ``overlays/`` (reads each original image once more).
-        writer_processes: the image files (heatmaps, masks, overlays) are written by this many processes
-            (started with ``spawn`` on the first batch, one thread each), off the compute path, while the
-            next batch is loaded and run; 0 writes them on the engine's thread. The tables are kept in order
-            on the engine's thread, and the end of the run waits for every file, so nothing is lost. An
-            error in a writer process is raised at the next batch or at the end. A thread does not do: the
-            overlays (matplotlib) hold the interpreter lock, so a writer thread took as long as writing on
-            the compute path (``bench/bench_zoom_in_net_inference.py``).
-        max_pending: with writer processes, the most image writes queued before a batch waits for them
+        writer_threads: the image files (heatmaps, masks, overlays) are written by this many threads, off
+            the compute path, while the next batch is loaded and run (PNG and gzip encoding, numpy and
+            PyTorch release the interpreter lock); 0 writes them on the engine's thread. The tables are kept
+            in order on the engine's thread, and the end of the run waits for every file, so nothing is
+            lost; an error in a writer thread is raised at the next batch or at the end. Measured in
+            ``bench/bench_zoom_in_net_inference.py``.
+        max_pending: with writer threads, the most image writes queued before a batch waits for them
             (bounds the memory the queue holds).
 
     Raises:
@@ -200,7 +193,7 @@ class LocalizationOutputWriter:
         field_of_view_key: str = "fov",
         write_nifti: bool = True,
         write_overlays: bool = True,
-        writer_processes: int = 1,
+        writer_threads: int = 1,
         max_pending: int = 64,
     ) -> None:
         for name, value in (("label_threshold", label_threshold), ("mask_threshold", mask_threshold)):
@@ -216,13 +209,13 @@ class LocalizationOutputWriter:
         self.field_of_view_key = field_of_view_key
         self.write_nifti = write_nifti
         self.write_overlays = write_overlays
-        if writer_processes < 0:
-            raise ValueError(f"LocalizationOutputWriter: writer_processes must be >= 0, got {writer_processes!r}")
+        if writer_threads < 0:
+            raise ValueError(f"LocalizationOutputWriter: writer_threads must be >= 0, got {writer_threads!r}")
         self._tables = _Tables()
-        self.writer_processes = writer_processes
+        self.writer_threads = writer_threads
         self.max_pending = max_pending
         self._options = _FileOptions(self.output_dir, write_nifti, mask_threshold)
-        self._executor: ProcessPoolExecutor | None = None
+        self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
 
     def attach(self, engine: Engine) -> None:
@@ -237,7 +230,7 @@ class LocalizationOutputWriter:
         self._tables = _Tables()
 
     def write_batch(self, engine: Engine) -> None:
-        """Keep the table rows of one batch and write (or queue, see ``writer_processes``) its image files."""
+        """Keep the table rows of one batch and write (or queue, see ``writer_threads``) its image files."""
         self._raise_background_error()
         batch = engine.state.batch
         pred = engine.state.output[CommonKeys.PRED]
@@ -266,7 +259,7 @@ class LocalizationOutputWriter:
                 points=self._keep_detections(image_id, result.points, index, geometry, self._tables.points),
                 field_of_view=None if fov is None else fov[index].detach().float().cpu().reshape(fov.shape[-2:]),
             )
-            if self.writer_processes == 0:
+            if self.writer_threads == 0:
                 write_image_files(self._options, files)
             else:
                 self._pending.append(self._writer_pool().submit(write_image_files, self._options, files))
@@ -274,13 +267,9 @@ class LocalizationOutputWriter:
         self._tables.has_points |= result.points is not None
         self._wait(keep=self.max_pending)
 
-    def _writer_pool(self) -> ProcessPoolExecutor:
+    def _writer_pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.writer_processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_writer_process,
-            )
+            self._executor = ThreadPoolExecutor(max_workers=self.writer_threads, thread_name_prefix="weakloc-writer")
         return self._executor
 
     def _wait(self, keep: int = 0) -> None:

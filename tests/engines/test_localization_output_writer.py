@@ -59,8 +59,8 @@ def _nifti(path: Path) -> np.ndarray:
     return np.asarray(nib.load(str(path)).dataobj).T  # stored (W, H): back to (H, W)
 
 
-@pytest.mark.parametrize("writer_processes", [0, 1])
-def test_single_label_with_boxes_maps_boxes_and_heatmaps_back_through_the_crop(tmp_path, writer_processes):
+@pytest.mark.parametrize("writer_threads", [0, 1])
+def test_single_label_with_boxes_maps_boxes_and_heatmaps_back_through_the_crop(tmp_path, writer_threads):
     heatmap = torch.zeros(1, INPUT, INPUT)
     heatmap[0, 3:5, 2:6] = 0.8
     result = Localization(
@@ -69,7 +69,7 @@ def test_single_label_with_boxes_maps_boxes_and_heatmaps_back_through_the_crop(t
         boxes=[Detections(torch.tensor([[2.0, 3.0, 4.0, 2.0], [0.0, 0.0, 20.0, 20.0]]), ["lesion", "lesion"],
                           torch.tensor([0.9, 0.25]))],
     )
-    out = _write(tmp_path, result, ["10_left"], write_nifti=True, writer_processes=writer_processes)
+    out = _write(tmp_path, result, ["10_left"], write_nifti=True, writer_threads=writer_threads)
     assert _rows(out / "predictions.csv") == [
         {"image": "10_left", "level": "1", "prob_0": "0.100000", "prob_1": "0.600000", "prob_2": "0.300000"}
     ]
@@ -166,7 +166,7 @@ def test_overlays_draw_heat_and_points_only_inside_the_field_of_view(tmp_path):
         points=[Detections(torch.tensor([[4.5, 10.5]]), ["lesion"], torch.tensor([0.5]))],
     )
     out = tmp_path / "out"
-    writer = LocalizationOutputWriter(out, localizer=lambda pred, batch: pred, writer_processes=0)
+    writer = LocalizationOutputWriter(out, localizer=lambda pred, batch: pred, writer_threads=0)
     batch = {**_batch(tmp_path, ["eye"]), "fov": fov}
     writer.write_batch(SimpleNamespace(state=SimpleNamespace(batch=batch, output={CommonKeys.PRED: result})))
     writer.write_tables()

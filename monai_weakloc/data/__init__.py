@@ -18,6 +18,7 @@ from monai_weakloc.data.readers import (
     read_tb_cxr,
 )
 from monai_weakloc.data.records import ON_ERROR_CHOICES, DataProblem, ProblemLog
+from monai_weakloc.data.split_reading import split_records
 
 __all__ = [
     "CHESTXRAY14_LABELS",
@@ -36,4 +37,5 @@ __all__ = [
     "read_messidor",
     "read_mias",
     "read_tb_cxr",
+    "split_records",
 ]

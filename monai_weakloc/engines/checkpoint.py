@@ -8,9 +8,11 @@ rank 0 saves). :class:`AtomicCheckpointSaver` therefore uses Ignite's ``Checkpoi
 :class:`AtomicDiskSaver`: write ``.<name>.tmp``, flush it to disk, rename it; stale temporary files of a
 killed run are removed when the next run attaches. MONAI's ``CheckpointLoader`` needs a path that
 exists; :class:`ResumeFromLatestCheckpoint` finds the newest checkpoint of a folder, if any, and hands it
-to ``CheckpointLoader``. :class:`BestModelSaver` keeps the network of the best validation score as
-``model.pt`` (a plain ``state_dict``, as in the MONAI model zoo), also written atomically, with the score
-beside it in ``model.json`` so that a resumed run does not overwrite a better model.
+to ``CheckpointLoader``; a run that does not resume refuses to start in a folder that holds an earlier
+run's model or checkpoints, since that run's best model would survive a worse new one and be used.
+:class:`BestModelSaver` keeps the network of the best validation score as ``model.pt`` (a plain
+``state_dict``, as in the MONAI model zoo), also written atomically, with the score beside it in
+``model.json`` so that a resumed run does not overwrite a better model.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from ignite.handlers.checkpoint import BaseSaveHandler
 from monai.handlers import CheckpointLoader
 
 __all__ = [
+    "BEST_MODEL_FILE",
     "CHECKPOINT_PREFIX",
+    "RESUME_FLAGS",
     "AtomicCheckpointSaver",
     "AtomicDiskSaver",
     "BestModelSaver",
@@ -45,6 +49,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "checkpoint"
+BEST_MODEL_FILE = "model.pt"
+RESUME_FLAGS = "--resume true for python -m monai.bundle run, --arg resume=true for weakloc bundle run"
+"""How a user turns on a bundle's ``resume`` flag, named when a run refuses to start over an earlier one."""
+_FLAG_TEXTS = {"true": True, "false": False}
 _STEP = re.compile(rf"^{CHECKPOINT_PREFIX}_(\d+)\.pt$")
 _STALE_CHECKPOINT_GLOB = f".{CHECKPOINT_PREFIX}_*.pt.tmp"
 
@@ -151,30 +159,70 @@ class AtomicCheckpointSaver:
             checkpoint(engine)
 
 
+def _resume_flag(enabled: bool | str) -> bool:
+    """The ``resume`` flag as a bool; ``"true"``/``"false"`` (any case) as the bundle command line passes them."""
+    if isinstance(enabled, bool):
+        return enabled
+    if isinstance(enabled, str) and enabled.lower() in _FLAG_TEXTS:
+        return _FLAG_TEXTS[enabled.lower()]
+    raise TypeError(f"ResumeFromLatestCheckpoint: enabled (the resume flag) must be true or false, got {enabled!r}")
+
+
 class ResumeFromLatestCheckpoint:
     """At the start of a run, load the newest checkpoint of ``ckpt_dir`` if ``enabled`` and one exists.
 
+    A run that is not resumed (``enabled`` false) starts only in a ``ckpt_dir`` without an earlier run's
+    checkpoints and best model: :class:`BestModelSaver` would otherwise keep that run's model whenever the new
+    run scores lower, and inference would silently use it.
+
     Args:
-        ckpt_dir: folder written by :class:`AtomicCheckpointSaver`.
+        ckpt_dir: folder written by :class:`AtomicCheckpointSaver` and :class:`BestModelSaver`.
         load_dict: the objects to restore (same keys as were saved).
-        enabled: the bundle's ``resume`` flag.
+        enabled: the bundle's ``resume`` flag (``"true"``/``"false"`` as the command line passes it are read too).
         map_location: passed to ``torch.load`` (e.g. ``"cpu"``).
         engine_key: the engine this handler is attached to is restored from this key (its epoch and
             iteration), as :class:`AtomicCheckpointSaver` saved it.
+        model_filename: the best model's file in ``ckpt_dir`` (:class:`BestModelSaver`'s ``filename``); it
+            and its ``.json`` score record belong to an earlier run.
+
+    Raises:
+        TypeError: when ``enabled`` is neither a bool nor ``"true"``/``"false"``.
     """
 
-    def __init__(self, ckpt_dir: str | Path, load_dict: dict[str, Any], enabled: bool = True,
-                 map_location: Any = None, engine_key: str = "trainer") -> None:
+    def __init__(self, ckpt_dir: str | Path, load_dict: dict[str, Any], enabled: bool | str = True,
+                 map_location: Any = None, engine_key: str = "trainer", model_filename: str = BEST_MODEL_FILE) -> None:
         self.ckpt_dir = Path(ckpt_dir)
         self.load_dict = load_dict
-        self.enabled = enabled
+        self.enabled = _resume_flag(enabled)
         self.map_location = map_location
         self.engine_key = engine_key
+        self.model_filename = model_filename
 
     def attach(self, engine: Engine) -> None:
-        """Attach to a trainer."""
-        if self.enabled:
-            engine.add_event_handler(Events.STARTED, self)
+        """Attach to a trainer: at its start, resume (``enabled``) or check that ``ckpt_dir`` holds no earlier run."""
+        engine.add_event_handler(Events.STARTED, self if self.enabled else self.refuse_an_earlier_run)
+
+    def _earlier_run_files(self) -> list[Path]:
+        """The checkpoints, best model and score record of an earlier run in ``ckpt_dir``, sorted by name."""
+        if not self.ckpt_dir.is_dir():
+            return []
+        model = self.ckpt_dir / self.model_filename
+        names = {model.name, model.with_suffix(".json").name}
+        return sorted(path for path in self.ckpt_dir.iterdir() if path.name in names or _STEP.match(path.name))
+
+    def refuse_an_earlier_run(self, engine: Engine | None = None) -> None:
+        """Raise before anything is trained or written when ``ckpt_dir`` holds an earlier run's files.
+
+        Raises:
+            ValueError: naming the folder, its files and the resume flag.
+        """
+        found = self._earlier_run_files()
+        if found:
+            raise ValueError(
+                f"{self.ckpt_dir} holds the model or checkpoints of an earlier training run "
+                f"({', '.join(path.name for path in found)}): resume that run with the resume flag "
+                f"({RESUME_FLAGS}), or train into an empty ckpt_dir (another bundle root) or remove those files first"
+            )
 
     def __call__(self, engine: Engine) -> None:
         path = latest_checkpoint(self.ckpt_dir)
@@ -195,12 +243,13 @@ class BestModelSaver:
         metric_name: key of ``engine.state.metrics`` to maximise.
         filename: the model file; the score goes to the same name with ``.json``.
         from_epoch: validations of earlier (trainer) epochs are not considered. With training phases, set it
-            to the first epoch of the last phase: a network from an earlier phase has untrained heads that the
-            final phase's prediction uses, however good its validation score was.
+            to the first epoch of the last phase (``PhaseSchedule.final_phase_first_epoch``): a network from an
+            earlier phase has untrained heads that the final phase's prediction uses, however good its
+            validation score was.
     """
 
-    def __init__(self, save_dir: str | Path, network: torch.nn.Module, metric_name: str, filename: str = "model.pt",
-                 from_epoch: int = 1) -> None:
+    def __init__(self, save_dir: str | Path, network: torch.nn.Module, metric_name: str,
+                 filename: str = BEST_MODEL_FILE, from_epoch: int = 1) -> None:
         self.path = Path(save_dir) / filename
         self.from_epoch = from_epoch
         self.network = network

@@ -16,9 +16,20 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ["LOCAL_RANK_ENV", "local_device", "wrap_data_parallel"]
+__all__ = ["LOCAL_RANK_ENV", "is_main_process", "local_device", "wrap_data_parallel"]
 
 LOCAL_RANK_ENV = "LOCAL_RANK"
+
+
+def is_main_process() -> bool:
+    """Whether this process is the one that saves checkpoints and writes logs and statistics.
+
+    Returns:
+        True without a process group (a single process) and on rank 0 of one; False on the other ranks.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return True
+    return torch.distributed.get_rank() == 0
 
 
 def local_device() -> torch.device:

@@ -50,6 +50,16 @@ class PhaseSchedule:
         """Epochs of all phases together: the trainer's ``max_epochs``."""
         return sum(self.phase_epochs)
 
+    @property
+    def final_phase_first_epoch(self) -> int:
+        """The 1-based first epoch of the last phase that has epochs, e.g. 41 for ``phase_epochs=[30, 10, 10]``.
+
+        A network saved before it has heads that the final phase trains and its prediction uses: the first
+        epoch a best-model saver may consider (``BestModelSaver(from_epoch=...)``).
+        """
+        last_epochs = [epochs for epochs in self.phase_epochs if epochs > 0][-1]
+        return self.total_epochs - last_epochs + 1
+
     def phase_at(self, epoch: int) -> int:
         """The phase of 1-based ``epoch``; epochs past the schedule stay in the last phase."""
         end = 0

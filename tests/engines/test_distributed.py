@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from monai_weakloc.engines.distributed import local_device, wrap_data_parallel
+from monai_weakloc.engines.distributed import is_main_process, local_device, wrap_data_parallel
 
 # two ranks train a two-layer network whose second layer is frozen when it is wrapped and unfrozen
 # afterwards (as a phase switch does); each rank sees different data and writes its final weights
@@ -21,7 +21,7 @@ TRAIN_TWO_PHASES = textwrap.dedent(
     import json, sys
     import torch, torch.distributed as dist
     from torch import nn
-    from monai_weakloc.engines.distributed import wrap_data_parallel
+    from monai_weakloc.engines.distributed import is_main_process, wrap_data_parallel
 
     dist.init_process_group("gloo")
     rank = dist.get_rank()
@@ -38,7 +38,11 @@ TRAIN_TWO_PHASES = textwrap.dedent(
             optimizer.zero_grad()
             wrapper(torch.randn(4, 3)).square().mean().backward()
             optimizer.step()
-    result = {"flags": flags_after_wrapping, "weights": [p.tolist() for p in network.parameters()]}
+    result = {
+        "flags": flags_after_wrapping,
+        "weights": [p.tolist() for p in network.parameters()],
+        "main": is_main_process(),
+    }
     with open(f"{sys.argv[1]}/rank{rank}.json", "w") as f:
         json.dump(result, f)
     dist.destroy_process_group()
@@ -59,6 +63,20 @@ def test_layers_unfrozen_after_wrapping_stay_identical_across_ranks(tmp_path):
     rank0, rank1 = (json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1))
     assert rank0["flags"] == [True, True, False, False]  # the frozen layer is frozen again after wrapping
     assert rank0["weights"] == rank1["weights"]
+    assert rank0["main"] and not rank1["main"]  # rank 0 alone saves and logs
+
+
+def test_a_single_process_is_the_main_process():
+    assert not torch.distributed.is_initialized()
+    assert is_main_process()
+
+
+def test_only_rank_0_of_a_process_group_is_the_main_process(monkeypatch):
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda: 0)
+    assert is_main_process()
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda: 1)
+    assert not is_main_process()
 
 
 def test_wrapping_without_a_process_group_names_the_missing_step():

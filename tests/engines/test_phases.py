@@ -40,3 +40,15 @@ def test_bad_schedules_are_rejected():
         PhaseSchedule([0, 0], [Recorder()])
     with pytest.raises(TypeError, match="has no set_phase"):
         PhaseSchedule([1], [object()])
+
+
+@pytest.mark.parametrize(
+    ("phase_epochs", "first_epoch"),
+    [([30, 10, 10], 41), ([2, 0, 3], 3), ([1, 0, 0], 1), ([2, 3, 0], 3), ([0, 0, 4], 1)],
+)
+def test_final_phase_first_epoch_is_where_the_last_phase_with_epochs_starts(phase_epochs, first_epoch):
+    schedule = PhaseSchedule(phase_epochs, [Recorder()])
+    assert schedule.final_phase_first_epoch == first_epoch
+    assert schedule.phase_at(first_epoch) == schedule.phase_at(schedule.total_epochs)
+    if first_epoch > 1:
+        assert schedule.phase_at(first_epoch - 1) != schedule.phase_at(first_epoch)

@@ -8,7 +8,8 @@ such an average:
   ...; its ``postprocessing`` :class:`MeanLocalizationEnsembled` turns each output into a
   :class:`~monai_weakloc.localize.Localization` and averages them with MONAI's
   ``MeanEnsemble``, so that the usual ``LocalizationOutputWriter`` writes the ensemble's files;
-- from the ``predictions.csv`` files of separate inference runs, with :func:`average_prediction_files`.
+- from the ``predictions.csv`` files of separate inference runs, with
+  :func:`monai_weakloc.evaluation.ensemble_predictions.average_prediction_files`.
 
 MONAI's ``MeanEnsembled`` averages tensors stored under keys; a localizer's output is a structure
 (probabilities, maps, boxes), hence the dictionary transform here, which applies ``MeanEnsemble`` to each
@@ -18,12 +19,9 @@ part that can be averaged.
 from __future__ import annotations
 
 import copy
-import csv
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, MeanEnsemble
@@ -31,9 +29,8 @@ from monai.utils import CommonKeys
 from torch import nn
 
 from monai_weakloc.localize.localization import Localization, Localizer
-from monai_weakloc.evaluation.tables import read_grade_table
 
-__all__ = ["MeanLocalizationEnsembled", "average_prediction_files", "networks_from_checkpoints"]
+__all__ = ["MeanLocalizationEnsembled", "networks_from_checkpoints"]
 
 
 def networks_from_checkpoints(
@@ -136,53 +133,3 @@ class MeanLocalizationEnsembled(MapTransform):
             overlay_map=first.overlay_map,
         )
         return result
-
-
-def average_prediction_files(paths: Sequence[str | Path], out_csv: str | Path, label_column: str = "level") -> Path:
-    """Average the grade probabilities of several ``predictions.csv`` files into one.
-
-    Args:
-        paths: CSV files ``image,level,prob_0..prob_{K-1}`` (as inference writes), each with the same
-            images and the same K.
-        out_csv: the CSV to write: ``image,<label_column>,prob_0..``, the label being the arg-max of the
-            mean probabilities, images in the first file's order (written atomically).
-        label_column: name of the predicted-label column.
-
-    Returns:
-        the path written.
-
-    Raises:
-        ValueError: naming the file, when there is no file, a file has no probability columns, another
-            number of them, or other images than the first file.
-        FileNotFoundError: when a file does not exist.
-    """
-    if isinstance(paths, (str, Path)) or not paths:
-        raise ValueError(f"paths must be a non-empty list of predictions.csv files, got {paths!r}")
-    tables = [read_grade_table(path, "prediction") for path in paths]
-    first = tables[0]
-    for table in tables:
-        if table.probabilities is None:
-            raise ValueError(f"{table.path}: no probability columns prob_0..prob_K-1 to average")
-        if table.probabilities.shape[1] != first.probabilities.shape[1]:
-            raise ValueError(
-                f"{table.path}: {table.probabilities.shape[1]} probability columns but {first.path} has "
-                f"{first.probabilities.shape[1]}"
-            )
-        if sorted(table.ids) != sorted(first.ids):
-            differing = sorted(set(table.ids) ^ set(first.ids))[:5]
-            raise ValueError(f"{table.path}: its images differ from those of {first.path}, e.g. {differing}")
-    aligned = []
-    for table in tables:
-        position = {identifier: index for index, identifier in enumerate(table.ids)}
-        aligned.append(torch.as_tensor(table.probabilities[[position[identifier] for identifier in first.ids]]))
-    mean = MeanEnsemble()(aligned).numpy()
-    output = Path(out_csv)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    with open(tmp, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image", label_column, *[f"prob_{k}" for k in range(mean.shape[1])]])
-        for identifier, row in zip(first.ids, mean):
-            writer.writerow([identifier, int(np.argmax(row)), *[f"{value:.6f}" for value in row]])
-    os.replace(tmp, output)
-    return output

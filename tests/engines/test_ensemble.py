@@ -8,11 +8,8 @@ import torch
 from monai.engines import EnsembleEvaluator
 from torch import nn
 
-from monai_weakloc.engines.ensemble import (
-    MeanLocalizationEnsembled,
-    average_prediction_files,
-    networks_from_checkpoints,
-)
+from monai_weakloc.engines.ensemble import MeanLocalizationEnsembled, networks_from_checkpoints
+from monai_weakloc.evaluation.ensemble_predictions import average_prediction_files
 from monai_weakloc.localize import Detections, Localization
 
 

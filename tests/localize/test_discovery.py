@@ -10,12 +10,8 @@ from monai.engines import SupervisedEvaluator
 from PIL import Image
 from torch import nn
 
-from monai_weakloc.localize.discovery import (
-    LESION_CLUSTERS_JSON,
-    LESION_CLUSTERS_PNG,
-    LesionClusterWriter,
-    discover_lesion_clusters,
-)
+from monai_weakloc.engines.lesion_clusters import LesionClusterWriter
+from monai_weakloc.localize.discovery import LESION_CLUSTERS_JSON, LESION_CLUSTERS_PNG, discover_lesion_clusters
 
 TYPE_A, TYPE_B = torch.tensor([5.0, 5.0, 0.0, 0.0]), torch.tensor([0.0, 0.0, 5.0, 5.0])
 # (image, grid y, grid x, kind): one hot spot per image and attention channel

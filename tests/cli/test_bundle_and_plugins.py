@@ -78,3 +78,5 @@ def test_plugins_list_shows_the_first_party_plugins(runner):
     assert result.exit_code == 0, result.output
     for name in ("weakloc_networks", "weakloc_metrics", "weakloc_samplers"):
         assert f"{name} [ok] {name}.plugin:register" in result.stdout
+    networks_section = result.stdout.split("weakloc_networks [ok]")[1].split(" [ok] ")[0]
+    assert "  localizer: " in networks_section and "zoom_in_net" in networks_section.split("  localizer: ")[1]

@@ -15,9 +15,26 @@ from typing import Any
 from ignite.engine import Engine, Events
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ["PhaseSchedule"]
+__all__ = ["PhaseSchedule", "final_phase_first_epoch"]
 
 logger = logging.getLogger(__name__)
+
+
+def final_phase_first_epoch(phase_epochs: Sequence[int]) -> int:
+    """The 1-based first epoch of the last phase that has epochs, e.g. 41 for ``phase_epochs=[30, 10, 10]``.
+
+    A bundle config gives it to ``BestModelSaver(from_epoch=...)`` from the same ``phase_epochs`` its
+    :class:`PhaseSchedule` runs (the schedule itself sits in the trainer's handler list, where MONAI's
+    property checks want every entry to be a ``_target_`` dict, not a reference).
+
+    Raises:
+        ValueError: when no phase has epochs.
+    """
+    epochs = [int(value) for value in phase_epochs]
+    if not any(value > 0 for value in epochs):
+        raise ValueError(f"phase_epochs must have a phase with epochs, got {epochs}")
+    last_epochs = [value for value in epochs if value > 0][-1]
+    return sum(epochs) - last_epochs + 1
 
 
 class PhaseSchedule:
@@ -57,8 +74,7 @@ class PhaseSchedule:
         A network saved before it has heads that the final phase trains and its prediction uses: the first
         epoch a best-model saver may consider (``BestModelSaver(from_epoch=...)``).
         """
-        last_epochs = [epochs for epochs in self.phase_epochs if epochs > 0][-1]
-        return self.total_epochs - last_epochs + 1
+        return final_phase_first_epoch(self.phase_epochs)
 
     def phase_at(self, epoch: int) -> int:
         """The phase of 1-based ``epoch``; epochs past the schedule stay in the last phase."""

@@ -232,6 +232,8 @@ def evaluate_boxes(
     image_sizes: Mapping[str, tuple[int, int]] | None = None,
     random_seed: int = 0,
     random_draws: int = 100,
+    *,
+    metrics_file: bool = True,
 ) -> dict[str, Any]:
     """Localization metrics of predicted boxes (and heatmaps) against truth boxes.
 
@@ -247,6 +249,8 @@ def evaluate_boxes(
         image_sizes: image id -> (H, W), for the random baseline (and to check heatmap sizes).
         random_seed: seed of the random baseline; draw ``k`` uses seed ``random_seed + k``.
         random_draws: number of independent random draws the baseline's recalls are averaged over.
+        metrics_file: with ``out_dir``, write ``metrics.json`` there too (``False``: the plots only, for a
+            caller that writes one ``metrics.json`` of several tasks).
 
     Returns:
         ``num_images``, ``num_truth_boxes``, ``num_predicted_boxes`` (kept), ``num_boxes``, ``iom_threshold``,
@@ -308,7 +312,8 @@ def evaluate_boxes(
         metrics["max_box_accuracy"] = max_box_accuracy
     if out_dir is not None:
         folder = Path(out_dir)
-        write_metrics_json(metrics, folder)
+        if metrics_file:
+            write_metrics_json(metrics, folder)
         title = f"Recall versus IoM ({'all' if num_boxes is None else f'top {num_boxes}'} boxes per image)"
         plot_iom_recall_curves(
             curve.thresholds, plotted, folder / "iom_recall.png", dashed=baseline_labels, title=title

@@ -91,6 +91,8 @@ def evaluate_grades(
     pred_csv: str | Path,
     out_dir: str | Path | None = None,
     num_classes: int | None = None,
+    *,
+    metrics_file: bool = True,
 ) -> dict[str, Any]:
     """Grading metrics of a prediction table against a truth table.
 
@@ -101,6 +103,8 @@ def evaluate_grades(
             ``roc.png`` there.
         num_classes: the number of grades K; default: the number of probability columns, else the largest
             grade in either table + 1.
+        metrics_file: with ``out_dir``, write ``metrics.json`` there too (``False``: the plots only, for a
+            caller that writes one ``metrics.json`` of several tasks).
 
     Returns:
         ``num_images``, ``num_classes``, ``quadratic_weighted_kappa``, ``accuracy``, ``within_one_accuracy``,
@@ -147,7 +151,8 @@ def evaluate_grades(
         metrics.update(task_metrics)
     if out_dir is not None:
         folder = Path(out_dir)
-        write_metrics_json(metrics, folder)
+        if metrics_file:
+            write_metrics_json(metrics, folder)
         plot_confusion_matrix(confusion, [str(grade) for grade in range(grades_count)], folder / "confusion_matrix.png")
         if prediction.probabilities is not None:
             plot_roc_curves(curves, folder / "roc.png", title="ROC of the binary grading tasks")

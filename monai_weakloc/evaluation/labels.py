@@ -30,13 +30,17 @@ def _values_of(table: LabelTable, ids: list[str]) -> np.ndarray:
     return table.values[[position[identifier] for identifier in ids]]
 
 
-def evaluate_labels(truth_csv: str | Path, pred_csv: str | Path, out_dir: str | Path | None = None) -> dict[str, Any]:
+def evaluate_labels(
+    truth_csv: str | Path, pred_csv: str | Path, out_dir: str | Path | None = None, *, metrics_file: bool = True
+) -> dict[str, Any]:
     """Per-label and mean ROC AUC of multi-label scores.
 
     Args:
         truth_csv: ChestX-ray14-style ``Image Index,Finding Labels`` or wide ``image,<label1>,...`` 0/1 CSV.
         pred_csv: wide ``image,<label1>,...`` CSV of scores (probabilities).
         out_dir: when given, write ``metrics.json`` and ``roc.png`` (one curve per label) there.
+        metrics_file: with ``out_dir``, write ``metrics.json`` there too (``False``: the plots only, for a
+            caller that writes one ``metrics.json`` of several tasks).
 
     Returns:
         ``num_images``, ``labels`` (the prediction columns), ``auc_per_label`` (label -> AUC, NaN when
@@ -64,7 +68,8 @@ def evaluate_labels(truth_csv: str | Path, pred_csv: str | Path, out_dir: str | 
     }
     if out_dir is not None:
         folder = Path(out_dir)
-        write_metrics_json(metrics, folder)
+        if metrics_file:
+            write_metrics_json(metrics, folder)
         curves = {}
         for column, (label, auc) in enumerate(zip(prediction.label_names, per_label)):
             if np.isfinite(auc):

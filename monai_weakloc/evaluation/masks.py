@@ -9,7 +9,9 @@ Images are read one pair at a time into the cumulative metrics of the ``weakloc_
 memory holds one image and per-image summaries only:
 
 - pixel precision-recall (``PixelPRMetric``, 1000 probability bins): average precision, trapezoid
-  AUC-PR, F1/precision/recall at ``threshold``, pooled over all pixels or averaged over images;
+  AUC-PR, F1/precision/recall at ``threshold``, both pooled over all pixels and averaged over images
+  (``pixel_pr``), each beside its no-skill level: the average precision of a map that knows nothing, the
+  positive pixel fraction (of all pixels pooled, or the mean of the images' fractions);
 - lesion FROC (``HeatmapFROCMetric``): lesions are the connected components of the truth mask,
   detections the components of ``map >= detection_threshold`` at their maxima; the score is reported at
   the CAMELYON16 (1/4 .. 8 false positives per image) and the Retinopathy Online Challenge (1/8 .. 8)
@@ -102,6 +104,37 @@ def _pooled_pr_curve(positive: np.ndarray, negative: np.ndarray) -> tuple[np.nda
     return recall, precision
 
 
+def _pooled_fraction(positive_histogram: np.ndarray, negative_histogram: np.ndarray) -> float:
+    """Positive pixels over all pixels of every image (NaN without a pixel)."""
+    positives, total = int(positive_histogram.sum()), int(positive_histogram.sum() + negative_histogram.sum())
+    return positives / total if total else float("nan")
+
+
+def _pixel_pr_section(
+    result: Any, positive_fractions: list[float], positive_histogram: np.ndarray, negative_histogram: np.ndarray
+) -> dict[str, Any]:
+    """The values of one pooling beside its no-skill average precision.
+
+    ``result`` is the plugin's ``PixelPRResult``. The no-skill level is the positive pixel fraction: of all
+    pixels pooled for ``"all"``; for ``"mean"``, the mean fraction of the images with a lesion pixel (the
+    images that pooling averages over).
+    """
+    if result.pooling == "all":
+        no_skill = _pooled_fraction(positive_histogram, negative_histogram)
+    else:
+        used = [fraction for fraction in positive_fractions if fraction > 0]
+        no_skill = float(np.mean(used)) if used else float("nan")
+    return {
+        "average_precision": result.average_precision,
+        "auc_pr": result.auc_pr,
+        "f1": result.f1,
+        "precision": result.precision,
+        "recall": result.recall,
+        "num_images_used": result.num_images_used,
+        "no_skill_average_precision": no_skill,
+    }
+
+
 def evaluate_masks(
     truth_dir: str | Path,
     pred_dir: str | Path,
@@ -110,6 +143,8 @@ def evaluate_masks(
     pooling: str = "all",
     eval_thresholds: str | Sequence[float] = "roc",
     detection_threshold: float = 0.5,
+    *,
+    metrics_file: bool = True,
 ) -> dict[str, Any]:
     """Pixel precision-recall and lesion FROC of probability maps against truth masks.
 
@@ -118,15 +153,22 @@ def evaluate_masks(
         pred_dir: folder of prediction maps named as the masks.
         out_dir: when given, write ``metrics.json``, ``pr.png`` and ``froc.png`` there.
         threshold: pixels ``>= threshold`` are predicted lesion for F1, precision and recall.
-        pooling: ``"all"`` (one curve over the pooled pixels) or ``"mean"`` (mean of per-image values;
-            images without a lesion pixel are left out, with a warning).
+        pooling: the pooling of the top-level values: ``"all"`` (one curve over the pooled pixels) or
+            ``"mean"`` (mean of per-image values; images without a lesion pixel are left out, with a
+            warning). Both are reported in ``pixel_pr``.
         eval_thresholds: the FROC operating points of ``froc_score``: ``"roc"``, ``"camelyon16"`` or a
             sequence of false positives per image; both presets are reported in ``froc`` anyway.
         detection_threshold: map pixels ``>= detection_threshold`` form the FROC detections (> 0).
+        metrics_file: with ``out_dir``, write ``metrics.json`` there too (``False``: the plots only, for a
+            caller that writes one ``metrics.json`` of several tasks).
 
     Returns:
         ``num_images``, ``threshold``, ``pooling``, ``num_bins``, ``average_precision``, ``auc_pr``, ``f1``,
-        ``precision``, ``recall``, ``num_images_used``, ``num_lesions``, ``froc_score``, ``froc_camelyon16``,
+        ``precision``, ``recall``, ``num_images_used`` (all of ``pooling``), ``positive_pixel_fraction`` (of
+        all pixels pooled), ``pixel_pr`` (per pooling ``all`` and ``mean``: ``average_precision``, ``auc_pr``,
+        ``f1``, ``precision``, ``recall``, ``num_images_used`` and ``no_skill_average_precision``, the
+        positive pixel fraction, pooled or the mean over the images used), ``num_lesions``, ``froc_score``,
+        ``froc_camelyon16``,
         ``froc_roc`` and ``froc`` (``eval_thresholds``, ``detection_threshold``, the curve ``fps_per_image``
         / ``sensitivity``, and per operating point set its ``score``, points and sensitivity there).
         Undefined values (no lesion) are NaN.
@@ -138,11 +180,17 @@ def evaluate_masks(
         ImportError: when the metrics plugin is not installed.
     """
     segmentation_pr, froc = metrics_module("segmentation_pr"), metrics_module("froc")
-    pixel_metric = segmentation_pr.PixelPRMetric(threshold=threshold, pooling=pooling, num_bins=PR_BINS)
+    pixel_metrics = {
+        name: segmentation_pr.PixelPRMetric(threshold=threshold, pooling=name, num_bins=PR_BINS)
+        for name in segmentation_pr.POOLINGS
+    }
+    if pooling not in pixel_metrics:
+        raise ValueError(f"pooling must be one of {tuple(pixel_metrics)}, got {pooling!r}")
     froc_metric = froc.HeatmapFROCMetric(detection_threshold=detection_threshold, eval_thresholds=eval_thresholds)
     pairs = matched_map_files(truth_dir, pred_dir)
     positive_histogram = np.zeros(PR_BINS, dtype=np.int64)
     negative_histogram = np.zeros(PR_BINS, dtype=np.int64)
+    positive_fractions: list[float] = []
     for _, truth_file, prediction_file in pairs:
         mask, probabilities = read_mask(truth_file), read_probability_map(prediction_file)
         if mask.shape != probabilities.shape:
@@ -151,12 +199,15 @@ def evaluate_masks(
             )
         y_pred = torch.from_numpy(probabilities)[None, None]
         y = torch.from_numpy(mask.astype(np.float32))[None, None]
-        pixel_metric(y_pred=y_pred, y=y)
+        for pixel_metric in pixel_metrics.values():
+            pixel_metric(y_pred=y_pred, y=y)
         froc_metric(y_pred=y_pred, y=y)
+        positive_fractions.append(float(mask.mean()) if mask.size else 0.0)
         bins = np.minimum((probabilities.astype(np.float64) * PR_BINS).astype(np.int64), PR_BINS - 1)
         positive_histogram += np.bincount(bins[mask], minlength=PR_BINS)
         negative_histogram += np.bincount(bins[~mask], minlength=PR_BINS)
-    pixel = pixel_metric.aggregate_result()
+    pixel_by_pooling = {name: metric.aggregate_result() for name, metric in pixel_metrics.items()}
+    pixel = pixel_by_pooling[pooling]
     lesions = froc_metric.aggregate_result()
     operating_points = {
         name: _froc_at(lesions.fps_per_image, lesions.sensitivity, points)
@@ -173,6 +224,11 @@ def evaluate_masks(
         "precision": pixel.precision,
         "recall": pixel.recall,
         "num_images_used": pixel.num_images_used,
+        "positive_pixel_fraction": _pooled_fraction(positive_histogram, negative_histogram),
+        "pixel_pr": {
+            name: _pixel_pr_section(result, positive_fractions, positive_histogram, negative_histogram)
+            for name, result in pixel_by_pooling.items()
+        },
         "num_lesions": lesions.num_lesions,
         "froc_score": lesions.score,
         "froc_camelyon16": operating_points["camelyon16"]["score"],
@@ -187,11 +243,15 @@ def evaluate_masks(
     }
     if out_dir is not None:
         folder = Path(out_dir)
-        write_metrics_json(metrics, folder)
+        if metrics_file:
+            write_metrics_json(metrics, folder)
         recall, precision = _pooled_pr_curve(positive_histogram, negative_histogram)
         label = f"AP {pixel.average_precision:.3f}, AUC-PR {pixel.auc_pr:.3f} ({pooling})"
+        no_skill = metrics["positive_pixel_fraction"]
         plot_precision_recall_curves(
-            {label: (recall, precision)}, folder / "pr.png", title="Pixel precision-recall (pixels pooled)"
+            {label: (recall, precision), f"no skill, AP {no_skill:.3f}": (np.array([0.0, 1.0]), np.full(2, no_skill))},
+            folder / "pr.png",
+            title="Pixel precision-recall (pixels pooled)",
         )
         marked = {
             f"{name} points, score {values['score']:.3f}": (values["fps_per_image"], values["sensitivity"])

@@ -21,15 +21,14 @@ Metrics (from the ``weakloc_metrics`` plugin):
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from monai_weakloc.evaluation.map_files import map_files_by_id, read_heatmap
-from monai_weakloc.evaluation.metrics_plugin import metrics_module
+from monai_weakloc.evaluation.metric_functions import metric_function
 from monai_weakloc.evaluation.results import write_metrics_json
 from monai_weakloc.evaluation.tables import BoxTable, matched_ids, read_box_table
 from monai_weakloc.report.plots import plot_iom_recall_curves
@@ -108,7 +107,7 @@ def _box_accuracy(
     truth: BoxTable, kept: Mapping[str, tuple[np.ndarray, list[str]]], ids: list[str]
 ) -> dict[str, Any]:
     """Accuracy and average false positives per label at the IoBB and IoU thresholds."""
-    box_accuracy = metrics_module("box_accuracy")
+    compute_box_accuracy = metric_function("compute_box_accuracy")
     truth_labels = {label for labels in truth.labels.values() for label in labels}
     predicted_labels = {label for _, labels in kept.values() for label in labels}
     if predicted_labels and not predicted_labels & truth_labels:
@@ -126,7 +125,7 @@ def _box_accuracy(
     ]
     results: dict[str, Any] = {"labels": label_names}
     for overlap in BOX_OVERLAPS:
-        table = box_accuracy.compute_box_accuracy(predicted, ground_truth, len(label_names), overlap)
+        table = compute_box_accuracy(predicted, ground_truth, len(label_names), overlap)
         results[overlap] = {
             "thresholds": table.thresholds,
             "accuracy": dict(zip(label_names, table.accuracy)),
@@ -205,14 +204,14 @@ def _max_box_accuracy(
     image_sizes: Mapping[str, tuple[int, int]] | None,
 ) -> dict[str, Any]:
     """MaxBoxAcc v1 and v2 with their per-delta values and best heatmap thresholds."""
-    maxboxacc = metrics_module("maxboxacc")
+    compute_box_accuracy_curves_by_version = metric_function("compute_box_accuracy_curves_by_version")
     heatmaps = [
         _image_heatmap(heatmap_files[identifier], None if image_sizes is None else image_sizes.get(identifier))
         for identifier in ids
     ]
     ground_truth = [truth.boxes[identifier] for identifier in ids]
     results: dict[str, Any] = {}
-    for version, curves in maxboxacc.compute_box_accuracy_curves_by_version(heatmaps, ground_truth, (1, 2)).items():
+    for version, curves in compute_box_accuracy_curves_by_version(heatmaps, ground_truth, (1, 2)).items():
         results[f"v{version}"] = {
             "value": curves.value,
             "iou_thresholds": curves.iou_thresholds,
@@ -269,7 +268,8 @@ def evaluate_boxes(
             image size, or bad options.
         ImportError: when the metrics plugin is not installed.
     """
-    iom_recall = metrics_module("iom_recall")
+    compute_iom_recall_curve = metric_function("compute_iom_recall_curve")
+    compute_iom_recall = metric_function("compute_iom_recall")
     if not 0.0 < iom_threshold <= 1.0:
         raise ValueError(f"iom_threshold must lie in (0, 1], got {iom_threshold}")
     if isinstance(random_draws, bool) or not isinstance(random_draws, int) or random_draws < 1:
@@ -281,8 +281,8 @@ def evaluate_boxes(
     kept = _top_boxes(prediction, ids, num_boxes)
     predicted_boxes = [kept[identifier][0] for identifier in ids]
     truth_boxes = [truth.boxes[identifier] for identifier in ids]
-    curve = iom_recall.compute_iom_recall_curve(predicted_boxes, truth_boxes)
-    box_recall, person_recall = iom_recall.compute_iom_recall(predicted_boxes, truth_boxes, iom_threshold)
+    curve = compute_iom_recall_curve(predicted_boxes, truth_boxes)
+    box_recall, person_recall = compute_iom_recall(predicted_boxes, truth_boxes, iom_threshold)
     metrics: dict[str, Any] = {
         "num_images": len(ids),
         "num_truth_boxes": int(sum(boxes.shape[0] for boxes in truth_boxes)),
@@ -299,7 +299,15 @@ def evaluate_boxes(
     if image_sizes is not None:
         predicted_by_id = {identifier: kept[identifier][0] for identifier in with_predictions}
         baseline = _random_baseline(
-            iom_recall, predicted_by_id, truth_boxes, ids, image_sizes, iom_threshold, random_seed, random_draws
+            compute_iom_recall_curve,
+            compute_iom_recall,
+            predicted_by_id,
+            truth_boxes,
+            ids,
+            image_sizes,
+            iom_threshold,
+            random_seed,
+            random_draws,
         )
         metrics["random_baseline"] = baseline
         baseline_labels = ["random baseline, box", "random baseline, person"]
@@ -322,7 +330,8 @@ def evaluate_boxes(
 
 
 def _random_baseline(
-    iom_recall: ModuleType,
+    compute_iom_recall_curve: Callable[..., Any],
+    compute_iom_recall: Callable[..., tuple[float, float]],
     predicted_by_id: Mapping[str, np.ndarray],
     truth_boxes: list[np.ndarray],
     ids: list[str],
@@ -333,14 +342,14 @@ def _random_baseline(
 ) -> dict[str, Any]:
     """Recall curves of random boxes of the predicted sizes, averaged over ``draws`` draws (seeds ``seed + k``).
 
-    ``iom_recall`` is the metrics plugin's ``iom_recall`` module.
+    ``compute_iom_recall_curve`` and ``compute_iom_recall`` are the registered metric functions of those names.
     """
     box_curves, person_curves, box_recalls, person_recalls = [], [], [], []
     for draw in range(draws):
         random_boxes = random_boxes_like(predicted_by_id, image_sizes, seed + draw)
         baseline_boxes = [random_boxes.get(identifier, np.zeros((0, 4))) for identifier in ids]
-        curve = iom_recall.compute_iom_recall_curve(baseline_boxes, truth_boxes)
-        box_recall, person_recall = iom_recall.compute_iom_recall(baseline_boxes, truth_boxes, iom_threshold)
+        curve = compute_iom_recall_curve(baseline_boxes, truth_boxes)
+        box_recall, person_recall = compute_iom_recall(baseline_boxes, truth_boxes, iom_threshold)
         box_curves.append(curve.box_recall)
         person_curves.append(curve.person_recall)
         box_recalls.append(box_recall)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from monai_weakloc.evaluation.metrics_plugin import metrics_module
+from monai_weakloc.evaluation.metric_functions import metric_function
 from monai_weakloc.evaluation.results import write_metrics_json
 from monai_weakloc.evaluation.tables import GradeTable, matched_ids, read_grade_table
 from monai_weakloc.report.plots import plot_confusion_matrix, plot_roc_curves
@@ -67,17 +67,19 @@ def _check_grades(table: GradeTable, rows: np.ndarray, num_classes: int) -> None
 
 def _binary_task_metrics(probabilities: np.ndarray, grades: np.ndarray) -> tuple[dict[str, float], dict]:
     """AUC and sensitivity at :data:`SPECIFICITY` of each binary task that K allows, and their ROC curves."""
-    roc = metrics_module("roc")
+    probability_of_grade_at_least = metric_function("probability_of_grade_at_least")
+    compute_referable_roc_auc = metric_function("compute_referable_roc_auc")
+    compute_sensitivity_at_specificity = metric_function("compute_sensitivity_at_specificity")
     metrics: dict[str, float] = {}
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for task, min_grade in BINARY_TASKS.items():
         if min_grade > probabilities.shape[1] - 1:
             continue
-        scores = roc.probability_of_grade_at_least(probabilities, min_grade)
+        scores = probability_of_grade_at_least(probabilities, min_grade)
         positive = (grades >= min_grade).astype(np.float64)
-        auc = roc.compute_referable_roc_auc(probabilities, grades, min_grade)
+        auc = compute_referable_roc_auc(probabilities, grades, min_grade)
         metrics[f"{task}_auc"] = auc
-        metrics[f"{task}_sensitivity_at_specificity"] = roc.compute_sensitivity_at_specificity(
+        metrics[f"{task}_sensitivity_at_specificity"] = compute_sensitivity_at_specificity(
             scores, positive, SPECIFICITY
         )
         if np.unique(positive).size == 2:
@@ -119,7 +121,11 @@ def evaluate_grades(
             common image, or a grade outside 0..K-1.
         ImportError: when the metrics plugin is not installed.
     """
-    grading, roc = metrics_module("grading"), metrics_module("roc")
+    compute_class_confusion_matrix = metric_function("compute_class_confusion_matrix")
+    compute_quadratic_weighted_kappa = metric_function("compute_quadratic_weighted_kappa")
+    compute_accuracy = metric_function("compute_accuracy")
+    compute_within_one_grade_accuracy = metric_function("compute_within_one_grade_accuracy")
+    compute_per_class_roc_auc = metric_function("compute_per_class_roc_auc")
     truth = read_grade_table(truth_csv, "truth")
     prediction = read_grade_table(pred_csv, "prediction")
     ids = matched_ids(truth.ids, prediction.ids, truth.path, prediction.path)
@@ -128,21 +134,19 @@ def evaluate_grades(
     _check_grades(truth, truth_rows, grades_count)
     _check_grades(prediction, prediction_rows, grades_count)
     true_grades, predicted_grades = truth.grades[truth_rows], prediction.grades[prediction_rows]
-    confusion = grading.compute_class_confusion_matrix(predicted_grades, true_grades, grades_count)
+    confusion = compute_class_confusion_matrix(predicted_grades, true_grades, grades_count)
     metrics: dict[str, Any] = {
         "num_images": len(ids),
         "num_classes": grades_count,
-        "quadratic_weighted_kappa": grading.compute_quadratic_weighted_kappa(
-            predicted_grades, true_grades, grades_count
-        ),
-        "accuracy": grading.compute_accuracy(predicted_grades, true_grades),
-        "within_one_accuracy": grading.compute_within_one_grade_accuracy(predicted_grades, true_grades),
+        "quadratic_weighted_kappa": compute_quadratic_weighted_kappa(predicted_grades, true_grades, grades_count),
+        "accuracy": compute_accuracy(predicted_grades, true_grades),
+        "within_one_accuracy": compute_within_one_grade_accuracy(predicted_grades, true_grades),
         "confusion_matrix": confusion.tolist(),
     }
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if prediction.probabilities is not None:
         probabilities = prediction.probabilities[prediction_rows]
-        per_class = roc.compute_per_class_roc_auc(probabilities, true_grades)
+        per_class = compute_per_class_roc_auc(probabilities, true_grades)
         metrics["auc_per_class"] = {str(grade): float(value) for grade, value in enumerate(per_class)}
         defined = per_class[~np.isnan(per_class)]
         metrics["auc_mean"] = float(defined.mean()) if defined.size else float("nan")

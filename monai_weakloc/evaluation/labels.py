@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from monai_weakloc.evaluation.metrics_plugin import metrics_module
+from monai_weakloc.evaluation.metric_functions import metric_function
 from monai_weakloc.evaluation.results import write_metrics_json
 from monai_weakloc.evaluation.tables import LabelTable, matched_ids, read_label_scores, read_label_truth
 from monai_weakloc.report.plots import plot_roc_curves
@@ -52,12 +52,12 @@ def evaluate_labels(
             common image.
         ImportError: when the metrics plugin is not installed.
     """
-    roc = metrics_module("roc")
+    compute_per_class_roc_auc = metric_function("compute_per_class_roc_auc")
     prediction = read_label_scores(pred_csv)
     truth = read_label_truth(truth_csv, prediction.label_names)
     ids = matched_ids(truth.ids, prediction.ids, truth.path, prediction.path)
     scores, indicators = _values_of(prediction, ids), _values_of(truth, ids)
-    per_label = roc.compute_per_class_roc_auc(scores, indicators)
+    per_label = compute_per_class_roc_auc(scores, indicators)
     defined = per_label[~np.isnan(per_label)]
     metrics: dict[str, Any] = {
         "num_images": len(ids),

@@ -30,7 +30,7 @@ from monai.metrics.froc import compute_froc_score
 from sklearn.metrics import precision_recall_curve
 
 from monai_weakloc.evaluation.map_files import map_files_by_id, read_mask, read_probability_map
-from monai_weakloc.evaluation.metrics_plugin import metrics_module
+from monai_weakloc.evaluation.metric_functions import metric_function
 from monai_weakloc.evaluation.results import write_metrics_json
 from monai_weakloc.report.plots import plot_froc_curve, plot_precision_recall_curves
 
@@ -38,6 +38,10 @@ __all__ = ["PR_BINS", "matched_map_files", "evaluate_masks"]
 
 PR_BINS = 1000
 """Probability bins of the pixel precision-recall (exact F1/precision/recall, binned curve)."""
+POOLINGS = ("all", "mean")
+"""Poolings of the pixel precision-recall, each reported in ``pixel_pr`` (see ``PixelPRMetric``)."""
+FROC_PRESET_NAMES = ("camelyon16", "roc")
+"""Named FROC operating point sets, each reported in ``froc``; the ``heatmap_froc`` metric resolves them to points."""
 SHOWN_FILES = 5
 
 
@@ -179,14 +183,11 @@ def evaluate_masks(
             out-of-range maps, or bad options.
         ImportError: when the metrics plugin is not installed.
     """
-    segmentation_pr, froc = metrics_module("segmentation_pr"), metrics_module("froc")
-    pixel_metrics = {
-        name: segmentation_pr.PixelPRMetric(threshold=threshold, pooling=name, num_bins=PR_BINS)
-        for name in segmentation_pr.POOLINGS
-    }
+    pixel_pr, heatmap_froc = metric_function("pixel_pr"), metric_function("heatmap_froc")
+    pixel_metrics = {name: pixel_pr(threshold=threshold, pooling=name, num_bins=PR_BINS) for name in POOLINGS}
     if pooling not in pixel_metrics:
         raise ValueError(f"pooling must be one of {tuple(pixel_metrics)}, got {pooling!r}")
-    froc_metric = froc.HeatmapFROCMetric(detection_threshold=detection_threshold, eval_thresholds=eval_thresholds)
+    froc_metric = heatmap_froc(detection_threshold=detection_threshold, eval_thresholds=eval_thresholds)
     pairs = matched_map_files(truth_dir, pred_dir)
     positive_histogram = np.zeros(PR_BINS, dtype=np.int64)
     negative_histogram = np.zeros(PR_BINS, dtype=np.int64)
@@ -209,9 +210,10 @@ def evaluate_masks(
     pixel_by_pooling = {name: metric.aggregate_result() for name, metric in pixel_metrics.items()}
     pixel = pixel_by_pooling[pooling]
     lesions = froc_metric.aggregate_result()
+    presets = {name: heatmap_froc(eval_thresholds=name).eval_thresholds for name in FROC_PRESET_NAMES}
     operating_points = {
         name: _froc_at(lesions.fps_per_image, lesions.sensitivity, points)
-        for name, points in _operating_points(eval_thresholds, froc.FROC_PRESETS).items()
+        for name, points in _operating_points(eval_thresholds, presets).items()
     }
     metrics: dict[str, Any] = {
         "num_images": len(pairs),

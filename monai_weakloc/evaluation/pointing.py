@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ from monai_weakloc.data.readers.tables import read_csv_table
 from monai_weakloc.data.records import ProblemLog
 from monai_weakloc.evaluation.boxes import find_heatmap_files
 from monai_weakloc.evaluation.map_files import read_heatmap
-from monai_weakloc.evaluation.metrics_plugin import metrics_module
+from monai_weakloc.evaluation.metric_functions import metric_function
 from monai_weakloc.evaluation.results import write_metrics_json
 from monai_weakloc.evaluation.tables import image_id, read_box_table
 from monai_weakloc.report.plots import plot_precision_recall_curves
@@ -464,7 +464,9 @@ def _check_lesion_position(position: Sequence[float]) -> tuple[float, float]:
 
 
 def _baseline_results(
-    pointing: Any,
+    point_in_boxes: Callable[..., bool],
+    compute_pointing_accuracy: Callable[..., float],
+    compute_localization_ap: Callable[..., float],
     probabilities: np.ndarray,
     has_annotation: np.ndarray,
     ids: list[str],
@@ -475,8 +477,8 @@ def _baseline_results(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Figures of each of :data:`POINTING_BASELINES` (or why it is missing) and their (N,) correct flags.
 
-    ``pointing`` is the metrics plugin's ``pointing`` module; ``sizes`` holds the (H, W) of every positive,
-    ``None`` where it is unknown.
+    ``point_in_boxes``, ``compute_pointing_accuracy`` and ``compute_localization_ap`` are the registered metric
+    functions of those names; ``sizes`` holds the (H, W) of every positive, ``None`` where it is unknown.
     """
     positives = [ids[index] for index in np.flatnonzero(has_annotation)]
     unsized = [identifier for identifier in positives if sizes.get(identifier) is None]
@@ -501,10 +503,10 @@ def _baseline_results(
                 point = image_centre_point(size)
             else:
                 point = lesion_position_point(lesion_position, size)
-            correct[index] = pointing.point_in_boxes(point, positive_boxes[ids[index]], tolerance)
+            correct[index] = point_in_boxes(point, positive_boxes[ids[index]], tolerance)
         results[name] = {
-            "pointing_accuracy": pointing.compute_pointing_accuracy(correct, has_annotation),
-            "localization_ap": pointing.compute_localization_ap(probabilities, correct, has_annotation),
+            "pointing_accuracy": compute_pointing_accuracy(correct, has_annotation),
+            "localization_ap": compute_localization_ap(probabilities, correct, has_annotation),
             "num_correct_points": int(correct.sum()),
         }
         if name == "most_frequent_lesion_position":
@@ -570,7 +572,10 @@ def evaluate_pointing(
             lesion position.
         ImportError: when the metrics plugin is not installed.
     """
-    pointing = metrics_module("pointing")
+    locate_activation_peak = metric_function("locate_activation_peak")
+    point_in_boxes = metric_function("point_in_boxes")
+    compute_pointing_accuracy = metric_function("compute_pointing_accuracy")
+    compute_localization_ap = metric_function("compute_localization_ap")
     if not (math.isfinite(tolerance) and tolerance >= 0):
         raise ValueError(f"tolerance must be a finite number of pixels >= 0, got {tolerance!r}")
     if (heatmaps_dir is None) == (points_csv is None):
@@ -626,18 +631,27 @@ def evaluate_pointing(
             size = _target_size(identifier, heatmap, paths[0], boxes, truth.path, image_sizes)
             sizes[identifier] = size
             resized += int(heatmap.shape != size)
-            point = pointing.locate_activation_peak(heatmap, size)
+            point = locate_activation_peak(heatmap, size)
         if point is None:
             without_point.append(identifier)
         else:
-            correct[index] = pointing.point_in_boxes(point, boxes, tolerance)
+            correct[index] = point_in_boxes(point, boxes, tolerance)
             points[identifier] = list(point)
         if not correct[index]:
             missed.append(identifier)
     num_positives = len(positives)
     thresholds, precision, recall = localization_precision_recall_curve(probabilities, correct, num_positives)
     baselines, baseline_flags = _baseline_results(
-        pointing, probabilities, has_annotation, ids, positive_boxes, sizes, tolerance, position
+        point_in_boxes,
+        compute_pointing_accuracy,
+        compute_localization_ap,
+        probabilities,
+        has_annotation,
+        ids,
+        positive_boxes,
+        sizes,
+        tolerance,
+        position,
     )
     metrics: dict[str, Any] = {
         "num_images": len(ids),
@@ -648,8 +662,8 @@ def evaluate_pointing(
         "tolerance": float(tolerance),
         "point_source": POINT_SOURCES[0] if point_table is None else POINT_SOURCES[1],
         "class_name": class_name,
-        "localization_ap": pointing.compute_localization_ap(probabilities, correct, has_annotation),
-        "pointing_accuracy": pointing.compute_pointing_accuracy(correct, has_annotation),
+        "localization_ap": compute_localization_ap(probabilities, correct, has_annotation),
+        "pointing_accuracy": compute_pointing_accuracy(correct, has_annotation),
         "precision_recall_curve": {"thresholds": thresholds, "precision": precision, "recall": recall},
         "points": points,
         "positives_without_point": without_point,

@@ -39,7 +39,7 @@ from sklearn.metrics import roc_curve
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
 
-from monai_weakloc.evaluation.metrics_plugin import metrics_module
+from monai_weakloc.evaluation.metric_functions import metric_function
 from monai_weakloc.evaluation.results import json_value
 from monai_weakloc.report.plots import plot_roc_curves
 
@@ -118,12 +118,14 @@ def _svm(svm_options: Mapping[str, Any] | None) -> SVC:
 
 def _binary_metrics(scores: np.ndarray, labels: np.ndarray, specificity: float) -> tuple[dict[str, Any], RocCurve]:
     """AUC, accuracy (score > 0 is positive) and sensitivity at ``specificity`` of SVM scores, and the ROC."""
-    roc, grading = metrics_module("roc"), metrics_module("grading")
+    compute_per_class_roc_auc = metric_function("compute_per_class_roc_auc")
+    compute_accuracy = metric_function("compute_accuracy")
+    compute_sensitivity_at_specificity = metric_function("compute_sensitivity_at_specificity")
     predicted = (scores > 0).astype(np.int64)
     metrics = {
-        "auc": float(roc.compute_per_class_roc_auc(scores, labels)[0]),
-        "accuracy": grading.compute_accuracy(predicted, labels),
-        "sensitivity_at_specificity": roc.compute_sensitivity_at_specificity(scores, labels, specificity),
+        "auc": float(compute_per_class_roc_auc(scores, labels)[0]),
+        "accuracy": compute_accuracy(predicted, labels),
+        "sensitivity_at_specificity": compute_sensitivity_at_specificity(scores, labels, specificity),
         "specificity": specificity,
         "num_images": int(labels.size),
         "num_positive": int(labels.sum()),
@@ -174,14 +176,14 @@ def cross_validated_binary_task(
             f"per class, but grade >= {min_grade} has {int(labels.sum())} and grade < {min_grade} has "
             f"{int(labels.size - labels.sum())}"
         )
-    roc = metrics_module("roc")
+    compute_per_class_roc_auc = metric_function("compute_per_class_roc_auc")
     scores = np.zeros(labels.size)
     fold_auc = []
     folds = StratifiedKFold(n_splits=num_folds, shuffle=True, random_state=seed)
     for train_rows, test_rows in folds.split(feature_array, labels):
         svm = _svm(svm_options).fit(feature_array[train_rows], labels[train_rows])
         scores[test_rows] = svm.decision_function(feature_array[test_rows])
-        fold_auc.append(float(roc.compute_per_class_roc_auc(scores[test_rows], labels[test_rows])[0]))
+        fold_auc.append(float(compute_per_class_roc_auc(scores[test_rows], labels[test_rows])[0]))
     metrics, curve = _binary_metrics(scores, labels, specificity)
     metrics["num_folds"] = num_folds
     metrics["fold_auc"] = fold_auc

@@ -1,9 +1,8 @@
-"""Image ids, ``metrics.json`` values, image sizes and the missing-plugin error of the evaluation package."""
+"""Image ids, ``metrics.json`` values and image sizes of the evaluation package."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 from PIL import Image
 
 from monai_weakloc.evaluation import image_id, read_image_sizes, write_metrics_json
-from monai_weakloc.evaluation.metrics_plugin import metrics_module
 
 
 @pytest.mark.parametrize(
@@ -47,10 +45,3 @@ def test_image_sizes_come_from_the_headers(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((5, 5), dtype=np.uint8)).save(tmp_path / "a.tif")
     with pytest.raises(ValueError, match=r"image 'a' is ambiguous: a.png, a.tif"):
         read_image_sizes(tmp_path, ["a"])
-
-
-def test_missing_metrics_plugin_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "weakloc_metrics", None)
-    monkeypatch.setitem(sys.modules, "weakloc_metrics.grading", None)  # also when another test imported it
-    with pytest.raises(ImportError, match=r"metrics plugin 'weakloc_metrics'.*pip install -e plugins/weakloc_metrics"):
-        metrics_module("grading")

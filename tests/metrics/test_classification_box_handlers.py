@@ -173,6 +173,8 @@ def test_handler_on_engine_run_equals_function(handler, predictions: list, truth
         ("iom_recall", {"threshold": 0.3}, IoMRecallMetric),
         ("box_accuracy", {"num_classes": 14}, BoxAccuracyMetric),
         ("max_box_accuracy", {"version": 1}, MaxBoxAccuracyMetric),
+        ("quadratic_weighted_kappa_handler", {"num_classes": 5}, QuadraticWeightedKappa),
+        ("accuracy_handler", {}, SingleLabelAccuracy),
     ],
 )
 def test_registry_builds_each_metric_by_name(name: str, kwargs: dict, cls: type) -> None:

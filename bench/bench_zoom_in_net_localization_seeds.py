@@ -42,12 +42,12 @@ def run_quick_job(bundle_root: Path, seed: int, region_map_kind: str) -> dict[st
     if completed.returncode != 0:
         raise RuntimeError(f"quick job for seed {seed}, {region_map_kind} failed: see {log_path}")
     metrics = json.loads((bundle_root / "outputs" / "metrics.json").read_text(encoding="utf-8"))
-    localization = metrics["localization"]
+    localization = metrics["boxes"]
     baseline = localization["random_baseline"]
     return {
         "seed": seed,
         "region_map_kind": region_map_kind,
-        "kappa": metrics["grading"]["quadratic_weighted_kappa"],
+        "kappa": metrics["grades"]["quadratic_weighted_kappa"],
         "box_recall": localization["box_recall"],
         "random_box_recall": baseline["box_recall"],
         "random_draws": baseline["draws"],

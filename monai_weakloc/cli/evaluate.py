@@ -15,12 +15,18 @@ from typing import Any
 
 import click
 
+from monai_weakloc.cli.data_check import parse_options
+from monai_weakloc.data.readers.dispatch import READERS
 from monai_weakloc.evaluation import (
+    EVALUATION_TASKS,
+    dataset_truth,
     evaluate_boxes,
     evaluate_grades,
     evaluate_labels,
     evaluate_masks,
+    evaluate_outputs,
     evaluate_pointing,
+    headline_figures,
     read_image_sizes,
 )
 from monai_weakloc.evaluation.tables import read_box_table
@@ -70,7 +76,8 @@ def mean_accuracy_at(overlap_table: dict[str, Any], threshold: float) -> float:
 
 @click.group()
 def evaluate() -> None:
-    """Evaluate saved predictions: grades, boxes and heatmaps, segmentation maps, multi-label scores, pointing."""
+    """Evaluate saved predictions: a folder of the output contract by task, or grades, boxes and heatmaps,
+    segmentation maps, multi-label scores and pointing one table at a time."""
 
 
 @evaluate.command()
@@ -325,3 +332,77 @@ def pointing(truth: Path, pred: Path, heatmaps: Path, tolerance: float, images: 
         ],
         out_dir,
     )
+
+
+@evaluate.command()
+@click.argument("output_dir", metavar="OUTPUT_DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--layout", required=True, type=click.Choice(list(READERS)), help="The dataset's layout.")
+@click.option("--dataset", "dataset_dir", required=True, type=click.Path(exists=True, path_type=Path), help="The dataset folder.")
+@click.option("--split", default=None, help="The evaluated split (train, val, test; default: every image).")
+@click.option(
+    "--task",
+    "tasks",
+    multiple=True,
+    required=True,
+    type=click.Choice(list(EVALUATION_TASKS)),
+    help="A task to run; repeatable.",
+)
+@click.option(
+    "--train-split", default=None, help="The training split, for the most frequent lesion position (pointing)."
+)
+@click.option("--lesion-boxes", type=CSV_FILE, default=None, help="Lesion-box CSV image,label,x,y,w,h (default: the dataset's).")
+@click.option("--masks", "masks_dir", type=DIRECTORY, default=None, help="Folder of truth masks <image>[_<label>].<ext>.")
+@click.option("--mask-label", default="MA", show_default=True, help="The lesion of masks/<image>_<label> scored.")
+@click.option(
+    "-o", "--option", "pairs", multiple=True, metavar="KEY=VALUE", help="A reader option, e.g. task=grading; repeatable."
+)
+@click.option("--num-boxes", type=click.IntRange(min=1), default=None, help="Top boxes per image by score (default: all).")
+@click.option("--tolerance", type=click.FloatRange(min=0.0), default=16.0, show_default=True, help="Pointing tolerance (px).")
+@click.option("--out", "out_dir", type=DIRECTORY, default=None, help="Folder for metrics.json and plots (default: OUTPUT_DIR).")
+def outputs(
+    output_dir: Path,
+    layout: str,
+    dataset_dir: Path,
+    split: str | None,
+    tasks: tuple[str, ...],
+    train_split: str | None,
+    lesion_boxes: Path | None,
+    masks_dir: Path | None,
+    mask_label: str,
+    pairs: tuple[str, ...],
+    num_boxes: int | None,
+    tolerance: float,
+    out_dir: Path | None,
+) -> None:
+    """Score a folder of the output contract (docs/outputs.md) by task, the truth read with the dataset's reader.
+
+    Writes one metrics.json (a section per task) and the plots, and prints each task's main figures beside
+    their baselines.
+    """
+    options = parse_options(layout, pairs)
+    folder = output_dir if out_dir is None else out_dir
+    with input_errors_as_click_errors():
+        truth = dataset_truth(
+            layout,
+            dataset_dir,
+            work_dir=folder / "truth",
+            split=split,
+            train_split=train_split,
+            lesion_boxes_csv=lesion_boxes,
+            masks_dir=masks_dir,
+            mask_label=mask_label,
+            **options,
+        )
+        metrics = evaluate_outputs(
+            output_dir,
+            truth,
+            list(dict.fromkeys(tasks)),
+            out_dir=folder,
+            num_boxes=num_boxes,
+            tolerance=tolerance,
+            mask_label=mask_label,
+        )
+    rows: list[tuple[str, Any]] = [
+        (f"{task}: {name}", value) for task, figures in headline_figures(metrics).items() for name, value in figures.items()
+    ]
+    echo_table(rows, folder)

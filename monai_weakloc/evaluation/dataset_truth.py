@@ -40,6 +40,7 @@ from monai_weakloc.evaluation.lesion_position import LesionPosition, most_freque
 from monai_weakloc.evaluation.map_files import map_files_by_id
 from monai_weakloc.evaluation.tables import read_box_table
 from monai_weakloc.evaluation.truth import EvaluationTruth
+from monai_weakloc.transforms.load_2d import file_suffix
 
 __all__ = ["LESION_BOXES_FILE", "MULTI_LABEL_NAMES", "dataset_truth", "records_truth", "read_split"]
 
@@ -225,8 +226,7 @@ def _write_masks(folder: Path, records: Sequence[dict], sources: Mapping[str, Pa
             empty += 1
             continue
         source = absolute_root(source)
-        suffix = "".join(source.suffixes[-2:]) if source.name.lower().endswith(".nii.gz") else source.suffix
-        (folder / f"{name}{suffix}").symlink_to(source)
+        (folder / f"{name}{file_suffix(source)}").symlink_to(source)
     if empty:
         logger.info(
             "%d of %d evaluated image(s) have no %s mask: empty masks written to %s", empty, len(records), mask_label, folder

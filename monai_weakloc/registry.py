@@ -13,6 +13,10 @@ components. Entry points are read lazily, on the first look-up of any component,
 once. A plugin that fails to import or to register is recorded with its name and the error and does not
 break the host. Setting the environment variable ``WEAKLOC_DISABLE_PLUGIN_AUTOLOAD=1`` turns autoload off.
 
+The host's own generic components (:mod:`monai_weakloc.host_components`, e.g. the ``guided_backprop``
+localizer) are registered on the first look-up as well, before the plugins and also with autoload off;
+their owner is :data:`HOST_PLUGIN`.
+
 MONAI has no registry of this kind (``monai.bundle`` locates classes by dotted path only), hence this module.
 """
 
@@ -143,7 +147,9 @@ class Registry:
             self._owners.pop((kind, name), None)
 
     def discover(self, force: bool = False) -> list[PluginInfo]:
-        """Read the entry points and load every plugin not yet loaded.
+        """Register the host's components, then read the entry points and load every plugin not yet loaded.
+
+        The host's components (:mod:`monai_weakloc.host_components`) are registered on the first call only.
 
         Args:
             force: load even when :data:`AUTOLOAD_ENV` disables autoload.
@@ -154,6 +160,12 @@ class Registry:
         with self._lock:
             if self._discovered and not force:
                 return list(self._plugins.values())
+            if not self._discovered:
+                # imported here: the host's components import torch and the localizers, which a registry
+                # module imported by every layer must not
+                from monai_weakloc.host_components import register as register_host_components
+
+                register_host_components(self)
             self._discovered = True
             if _autoload_disabled() and not force:
                 logger.info("plugin autoload is off (%s is set)", AUTOLOAD_ENV)

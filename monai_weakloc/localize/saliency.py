@@ -14,6 +14,11 @@ gradient of the ReLU's output at zero before the ReLU's own backward applies the
 Functional calls (``torch.relu``, ``F.relu``) are not covered. Hooks are removed and train/eval modes
 restored afterwards, also when an error is raised.
 
+Autograd is switched on for the saliency pass only (``torch.inference_mode(False)`` and
+``torch.enable_grad()``), so the maps are the same inside an evaluator's ``torch.no_grad`` forward (MONAI's
+``eval_mode``), inside ``torch.inference_mode`` and outside both; images and target tensors made under
+inference mode are copied into ordinary tensors first, since autograd cannot save inference tensors.
+
 Maps are channel reductions of the input gradient (B, C, *spatial) -> (B, *spatial): the mean over
 channels of the absolute gradient by default (``absolute=True``), or the mean of the signed gradient.
 No normalisation is applied (MONAI's default CAM normaliser flips maps; see DESIGN.md).
@@ -89,7 +94,7 @@ def _target_indices(
     if isinstance(target_classes, Integral):
         targets = torch.full((batch_size,), int(target_classes), dtype=torch.long, device=logits.device)
     else:
-        targets = torch.as_tensor(target_classes, device=logits.device)
+        targets = torch.as_tensor(target_classes, device=logits.device).clone()  # an ordinary tensor for autograd
         if targets.is_floating_point() or targets.shape != (batch_size,):
             raise ValueError(
                 f"target_classes must be an int or {batch_size} ints (one per image), got shape {tuple(targets.shape)} "
@@ -106,7 +111,8 @@ def input_gradients(
 ) -> torch.Tensor:
     """Gradient of each sample's target logit with respect to its input, in one backward pass.
 
-    The model runs in eval mode; parameter ``.grad`` fields are left untouched.
+    The model runs in eval mode with autograd on, also when called under ``torch.no_grad`` or
+    ``torch.inference_mode``; parameter ``.grad`` fields are left untouched.
 
     Args:
         model: a classifier returning logits (B, K).
@@ -122,8 +128,8 @@ def input_gradients(
     """
     if images.ndim < 3:
         raise ValueError(f"images must have shape (B, C, *spatial), got {tuple(images.shape)}")
-    inputs = images.detach().clone().requires_grad_(True)
-    with _eval_mode(model), torch.enable_grad():
+    with torch.inference_mode(False), _eval_mode(model), torch.enable_grad():
+        inputs = images.detach().clone().requires_grad_(True)
         logits = model(inputs)
         if not isinstance(logits, torch.Tensor):
             raise TypeError(f"{type(model).__name__} must return a logits tensor (B, K), got {type(logits).__name__}")

@@ -1,4 +1,5 @@
-"""Heatmap to regions: region sampling, boxes, points, crops, border rule, saliency, CAM, clustering.
+"""Heatmap to regions: region sampling, boxes, points, crops, border rule, saliency, CAM, clustering; the
+:class:`Localization` every localizer returns, and the generic gradient localizer.
 
 Coordinates follow :mod:`monai_weakloc.localize.region` (x along columns, pixel centres at ``i + 0.5``,
 boxes ``(x0, y0, x1, y1)`` with exclusive ends).
@@ -11,6 +12,7 @@ from monai_weakloc.localize.cam import class_activation_maps, spatial_softmax
 from monai_weakloc.localize.clustering import ClusterMember, cluster_attention_regions
 from monai_weakloc.localize.components import heatmap_to_boxes
 from monai_weakloc.localize.crop import CropBatch, crop_around, crop_around_batch, crop_box
+from monai_weakloc.localize.gradient_localizer import SALIENCY_METHODS, GradientLocalizer
 from monai_weakloc.localize.geometry import input_boxes_to_original, input_points_to_original
 from monai_weakloc.localize.heatmap import heatmap_batch, resize_heatmaps
 from monai_weakloc.localize.localization import PROBABILITY_KINDS, Detections, Localization, Localizer
@@ -26,9 +28,11 @@ from monai_weakloc.localize.saliency import (
 
 __all__ = [
     "PROBABILITY_KINDS",
+    "SALIENCY_METHODS",
     "ClusterMember",
     "CropBatch",
     "Detections",
+    "GradientLocalizer",
     "Localization",
     "Localizer",
     "Point",

@@ -50,6 +50,37 @@ def test_box_touching_the_image_border_is_clipped_and_empty_map_gives_the_corner
     np.testing.assert_array_equal(heatmap_boxes(constant, 0.0, True), [[0, 0, 1, 1]])
 
 
+def test_v2_boxes_the_border_of_a_hole() -> None:
+    heatmap = np.zeros((32, 32))
+    heatmap[2:30, 2:30] = 1.0
+    heatmap[10:22, 10:22] = 0.0
+    # the ring's outer border (columns 2..29 -> x1 = 30) and its hole's border, through the ring pixels
+    # around the hole (columns 9..22 -> x1 = 23); v1 keeps the outer border only (IoU 225 / 841)
+    np.testing.assert_array_equal(
+        heatmap_boxes(normalize_heatmap(heatmap), 0.5, every_component=True), [[2, 2, 29, 29], [9, 9, 15, 15]]
+    )
+    lesion = np.array([[9.0, 9.0, 15.0, 15.0]])
+    assert compute_max_box_accuracy([heatmap], [lesion], version=2) == pytest.approx(1.0)
+    assert compute_max_box_accuracy([heatmap], [lesion], version=1) == pytest.approx(0.0)
+
+
+def test_v1_ranks_contours_by_polygon_area_not_pixel_count() -> None:
+    heatmap = np.zeros((32, 32))
+    heatmap[30, 2:22] = 1.0  # 20 pixels, a border polygon of area 0
+    heatmap[2:5, 2:5] = 1.0  # 9 pixels, a 2 x 2 polygon through the border pixels' centres
+    boxes = heatmap_boxes(normalize_heatmap(heatmap), 0.5, every_component=False)
+    np.testing.assert_array_equal(boxes, [[2, 2, 4, 4]])
+
+
+def test_v1_keeps_the_component_opencv_lists_first_on_equal_areas() -> None:
+    heatmap = np.zeros((32, 32))
+    heatmap[2:6, 20:24] = 1.0
+    heatmap[20:24, 2:6] = 1.0
+    # OpenCV lists the components in reverse raster order of their first pixel: the lower square first
+    boxes = heatmap_boxes(normalize_heatmap(heatmap), 0.5, every_component=False)
+    np.testing.assert_array_equal(boxes, [[2, 20, 5, 5]])
+
+
 def test_max_box_accuracy_v1_and_v2_by_hand() -> None:
     first, first_boxes = _two_blob_image()
     second, second_boxes = _core_and_halo_image()

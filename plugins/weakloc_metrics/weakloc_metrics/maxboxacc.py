@@ -1,29 +1,36 @@
 """MaxBoxAcc v1 and v2 (Choe et al. 2020, "Evaluating Weakly Supervised Object Localization Methods Right").
 
 For every image: min-max normalise the heatmap (a constant or NaN map becomes all zeros), binarise it at
-each threshold tau of a grid, box the largest connected component (v1) or every component (v2), and call
+each threshold tau of a grid, box the contour of largest area (v1) or every contour (v2), and call
 the image correct at tau when the IoU of its best box with one of its ground-truth boxes is >= delta.
 BoxAcc(tau, delta) is the share of correct images; MaxBoxAcc(delta) = max over tau. v1 reports delta = 0.5;
 v2 reports the mean of MaxBoxAcc over delta in {0.3, 0.5, 0.7}. Results are fractions in [0, 1] (the
 reference ``wsolevaluation`` prints percent).
 
-Box convention, following the reference (which uses OpenCV contours):
+Boxes, as the reference draws them with OpenCV (``cv2.findContours`` with ``RETR_TREE`` and
+``CHAIN_APPROX_SIMPLE``, ``cv2.boundingRect``, ``cv2.contourArea``), computed here with ``scipy.ndimage``
+because OpenCV is not a dependency of the toolkit:
 
-- binarisation: the map is quantised to 8 bit as ``floor(255 * s)`` and a pixel is foreground when this
-  exceeds ``floor(tau * 255)`` (``cv2.threshold`` with ``THRESH_BINARY`` on the 8-bit map);
-- components are 8-connected (``scipy.ndimage.label`` with a 3 x 3 structure, the connectivity of
-  ``cv2.findContours``' outer borders);
-- a component spanning columns c0..c1 and rows r0..r1 gets the inclusive pixel box
-  ``x0, y0, x1, y1 = c0, r0, min(c1 + 1, W - 1), min(r1 + 1, H - 1)`` (the reference's
-  ``x + w`` from ``cv2.boundingRect``, clipped to the image), and IoU counts pixels inclusively
-  (``x1 - x0 + 1``). No foreground at all gives the box ``0, 0, 0, 0`` (one pixel), as in the reference;
+- binarisation: the map is quantised to 8 bit as ``q = floor(255 * s)`` and a pixel is foreground when
+  ``q > floor(tau * max(q))`` (``cv2.threshold`` on the 8-bit map);
+- contours: OpenCV's border following (Suzuki and Abe 1985) takes foreground components as 8-connected
+  and background regions as 4-connected, the image being surrounded by background. ``RETR_TREE`` lists
+  every border: the outer border of each foreground component, and the border of each hole (a background
+  region that does not reach the image edge), components inside holes included. An outer border spans
+  its component's pixels; a hole's border runs through the foreground pixels around the hole, so it spans
+  the hole's pixels grown by one on each side;
+- v2 boxes every contour. v1 boxes the contour of largest ``cv2.contourArea``, the shoelace area of the
+  border polygon through pixel centres. Every hole and everything inside it lies within the polygon of the
+  component around it, so the largest contour is the outer border of a component that lies in no hole.
+  Its polygon covers a 2 x 2 block of pixel centres whole when the component and its holes fill the four
+  pixels, and half of it when they fill three. On equal areas the reference keeps the contour OpenCV lists
+  first: of these components, the one whose first pixel in raster order comes last;
+- a contour spanning columns c0..c1 and rows r0..r1 gets the inclusive pixel box
+  ``x0, y0, x1, y1 = c0, r0, min(c1 + 1, W - 1), min(r1 + 1, H - 1)`` (the reference's ``x + w`` from
+  ``cv2.boundingRect``, clipped to the image), and IoU counts pixels inclusively (``x1 - x0 + 1``). No
+  foreground at all gives the box ``0, 0, 0, 0`` (one pixel), as in the reference;
 - ground-truth boxes are the toolkit's ``x, y, w, h`` (columns x..x+w-1), i.e. inclusive corners
   ``x, y, x + w - 1, y + h - 1``; heatmap and boxes share one pixel frame.
-
-Two departures from OpenCV, both without effect on the reported numbers except on contrived maps: v1 ranks
-components by pixel count (the reference by ``cv2.contourArea``, the polygon through the border pixels'
-centres), and v2 boxes every component but not the inner borders of holes (``cv2.RETR_TREE`` also lists
-holes, whose boxes lie inside their component's box). OpenCV is not a dependency of the toolkit.
 """
 
 from __future__ import annotations
@@ -58,6 +65,9 @@ DEFAULT_CAM_THRESHOLDS: np.ndarray = np.arange(0, 1, 0.01)
 IOU_THRESHOLDS_BY_VERSION: dict[int, tuple[float, ...]] = {1: (0.5,), 2: (0.3, 0.5, 0.7)}
 """The IoU thresholds delta of MaxBoxAcc v1 and v2."""
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
+NO_CONTOUR_BOX = np.array([[0.0, 0.0, 1.0, 1.0]])
+"""The box of a map without foreground: the reference's ``0, 0, 0, 0``, one pixel, as ``x, y, w, h``."""
 
 
 @dataclass(frozen=True)
@@ -110,10 +120,70 @@ def normalize_heatmap(heatmap: Any, image: str = "heatmap") -> np.ndarray:
     return (array - array.min()) / (array.max() - array.min())
 
 
+def _pixel_extents(labels: np.ndarray) -> np.ndarray:
+    """Pixel extents of the labelled regions (labels without pixels are skipped).
+
+    Args:
+        labels: (H, W) int labels, 0 for none.
+
+    Returns:
+        (N, 4) int64 first column, first row, last column, last row of each region, in label order.
+    """
+    slices = filter(None, ndimage.find_objects(labels))
+    extents = [[columns.start, rows.start, columns.stop - 1, rows.stop - 1] for rows, columns in slices]
+    return np.array(extents, dtype=np.int64).reshape(-1, 4)
+
+
+def _reference_boxes(extents: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The reference's inclusive boxes of contours.
+
+    Args:
+        extents: (N, 4) first column, first row, last column, last row of each contour, in image pixels.
+        height: H of the image.
+        width: W of the image.
+
+    Returns:
+        (N, 4) float64 ``x, y, w, h`` boxes whose pixels are ``x0 = c0 .. x1 = min(c1 + 1, W - 1)`` and
+        ``y0 = r0 .. y1 = min(r1 + 1, H - 1)``.
+    """
+    x1 = np.minimum(extents[:, 2] + 1, width - 1)
+    y1 = np.minimum(extents[:, 3] + 1, height - 1)
+    boxes = np.stack([extents[:, 0], extents[:, 1], x1 - extents[:, 0] + 1, y1 - extents[:, 1] + 1], axis=1)
+    return boxes.astype(np.float64)
+
+
+def _largest_region(labels: np.ndarray, count: int) -> int:
+    """The region whose outer border polygon has the largest ``cv2.contourArea``; on equal areas the one
+    OpenCV lists first, i.e. whose first pixel comes last in raster order.
+
+    Args:
+        labels: (H, W) int labels of 8-connected regions without holes, 0 elsewhere; no region touches
+            the array's edge.
+        count: the number of regions, >= 1.
+
+    Returns:
+        the region's label.
+    """
+    pixels = (labels > 0).view(np.uint8)
+    block_count = pixels[:-1, :-1] + pixels[:-1, 1:] + pixels[1:, :-1] + pixels[1:, 1:]
+    # a 2 x 2 block with three or four pixels of one region holds one of its diagonal corners
+    block_label = np.maximum(labels[:-1, :-1], labels[1:, 1:])
+    full_blocks = np.bincount(block_label[block_count == 4], minlength=count + 1)
+    half_blocks = np.bincount(block_label[block_count == 3], minlength=count + 1)
+    doubled_area = (2 * full_blocks + half_blocks)[1:]
+    largest = np.flatnonzero(doubled_area == doubled_area.max()) + 1
+    if largest.size == 1:
+        return int(largest[0])
+    raster = labels.ravel()
+    tied_labels, first_pixels = np.unique(raster[np.isin(raster, largest)], return_index=True)
+    return int(tied_labels[np.argmax(first_pixels)])
+
+
 def component_boxes(normalized: np.ndarray, cam_threshold: float) -> dict[int, np.ndarray]:
     """Boxes of a normalised heatmap binarised at ``cam_threshold``, for both versions (module conventions).
 
-    One labelling serves both: v1 boxes the largest component, v2 every component.
+    One labelling of the foreground and one of the background serve both versions: v1 boxes the contour of
+    largest area, v2 every contour of the ``RETR_TREE`` tree.
 
     Args:
         normalized: (H, W) map in [0, 1] (see :func:`normalize_heatmap`).
@@ -121,32 +191,43 @@ def component_boxes(normalized: np.ndarray, cam_threshold: float) -> dict[int, n
 
     Returns:
         version (1, 2) -> (N, 4) ``x, y, w, h`` boxes (N >= 1; N = 1 for v1) whose pixels are the
-        reference's inclusive box.
+        reference's inclusive box. v2 lists the outer borders of the components, then the borders of the
+        holes, each in label order (OpenCV lists them in another order).
     """
     height, width = normalized.shape
     quantized = (normalized * 255).astype(np.uint8)
     foreground = quantized > int(cam_threshold * quantized.max())
-    labels, count = ndimage.label(foreground, structure=EIGHT_CONNECTED)
-    if count == 0:
-        no_component = np.array([[0.0, 0.0, 1.0, 1.0]])
-        return {1: no_component, 2: no_component}
-    boxes = []
-    for rows, columns in ndimage.find_objects(labels):
-        x1 = min(columns.stop, width - 1)
-        y1 = min(rows.stop, height - 1)
-        boxes.append([columns.start, rows.start, x1 - columns.start + 1, y1 - rows.start + 1])
-    every = np.asarray(boxes, dtype=np.float64)
-    largest = int(np.argmax(np.bincount(labels.ravel())[1:]))
-    return {1: every[largest : largest + 1], 2: every}
+    if not foreground.any():
+        return {1: NO_CONTOUR_BOX.copy(), 2: NO_CONTOUR_BOX.copy()}
+    padded = np.pad(foreground, 1)
+    components, count = ndimage.label(padded, structure=EIGHT_CONNECTED)
+    background, background_count = ndimage.label(~padded, structure=FOUR_CONNECTED)
+    outside = background[0, 0]
+    # padded pixels -> image pixels; a hole's border lies one pixel outside the hole
+    outer_extents = _pixel_extents(components) - 1
+    hole_extents = np.delete(_pixel_extents(background), outside - 1, axis=0) + np.array([-2, -2, 0, 0])
+    if count == 1:
+        largest = 1
+    elif background_count == 1:
+        largest = _largest_region(components, count)
+    else:
+        # the largest contour is the outer border of a component in no hole, whose polygon holds its holes
+        filled, filled_count = ndimage.label(background != outside, structure=EIGHT_CONNECTED)
+        region = _largest_region(filled, filled_count)
+        largest = int(components.flat[np.argmax(filled.ravel() == region)])
+    return {
+        1: _reference_boxes(outer_extents[largest - 1 : largest], height, width),
+        2: _reference_boxes(np.concatenate([outer_extents, hole_extents]), height, width),
+    }
 
 
 def heatmap_boxes(normalized: np.ndarray, cam_threshold: float, every_component: bool) -> np.ndarray:
-    """Boxes of the components of a normalised heatmap binarised at ``cam_threshold`` (module conventions).
+    """Boxes of the contours of a normalised heatmap binarised at ``cam_threshold`` (module conventions).
 
     Args:
         normalized: (H, W) map in [0, 1] (see :func:`normalize_heatmap`).
         cam_threshold: tau in [0, 1).
-        every_component: True to box every component (v2), False the largest (v1).
+        every_component: True to box every contour (v2), False the one of largest area (v1).
 
     Returns:
         (N, 4) ``x, y, w, h`` boxes (N >= 1) whose pixels are the reference's inclusive box.
@@ -199,7 +280,7 @@ def compute_box_accuracy_curves_by_version(
     Args:
         heatmaps: per image, an (H_i, W_i) or (1, H_i, W_i) map (a (B, 1, H, W) tensor works too).
         ground_truth_boxes: per image, an (M_i, 4) array/tensor of ``x, y, w, h`` boxes, M_i >= 1.
-        versions: among 1 (largest component, delta 0.5) and 2 (every component, delta 0.3/0.5/0.7).
+        versions: among 1 (largest contour, delta 0.5) and 2 (every contour, delta 0.3/0.5/0.7).
         cam_thresholds: the tau grid, values in [0, 1).
 
     Returns:
@@ -233,7 +314,7 @@ def compute_box_accuracy_curves(
     Args:
         heatmaps: per image, an (H_i, W_i) or (1, H_i, W_i) map (a (B, 1, H, W) tensor works too).
         ground_truth_boxes: per image, an (M_i, 4) array/tensor of ``x, y, w, h`` boxes, M_i >= 1.
-        version: 1 (largest component, delta 0.5) or 2 (every component, delta 0.3/0.5/0.7).
+        version: 1 (largest contour, delta 0.5) or 2 (every contour, delta 0.3/0.5/0.7).
         cam_thresholds: the tau grid, values in [0, 1).
 
     Returns:

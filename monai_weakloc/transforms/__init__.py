@@ -12,6 +12,7 @@ from monai_weakloc.transforms.field_of_view import (
     FundusFieldOfViewd,
 )
 from monai_weakloc.transforms.intensity_stretch import PercentileStretch, PercentileStretchd
+from monai_weakloc.transforms.lesion_mask import LoadLesionMaskd
 from monai_weakloc.transforms.load_2d import (
     LOAD_MODES,
     ORIGINAL_CHANNELS_META_KEY,
@@ -46,6 +47,7 @@ __all__ = [
     "FundusLocalContrastd",
     "LoadImage2D",
     "LoadImage2Dd",
+    "LoadLesionMaskd",
     "PercentileStretch",
     "PercentileStretchd",
     "SubtractMeanImage",

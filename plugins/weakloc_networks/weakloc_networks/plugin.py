@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from monai_weakloc.registry import Registry
+from weakloc_networks.frrn import FRRN
 from weakloc_networks.inception_resnet import InceptionResNet
+from weakloc_networks.ma_losses import AngularTripletLoss, HGNLoss, PatchCrossEntropy, PRNLoss
+from weakloc_networks.ma_segmentation_localizer import MASegmentationLocalizer
+from weakloc_networks.patch_refinement import PatchRefinementLogits, PatchRefinementNetwork
 from weakloc_networks.zoom_in_a_net import ANet
 from weakloc_networks.zoom_in_m_net import MNet
 from weakloc_networks.zoom_in_net import ZoomInNet
@@ -16,9 +20,12 @@ def register(registry: Registry) -> None:
     """Register every networks component of this plugin.
 
     Networks: ``inception_resnet``, ``zoom_in_net``, ``zoom_in_m_net``, ``zoom_in_a_net``,
-    ``zoom_in_net_grader``.
-    Losses: ``zoom_in_net_loss``.
-    Localizers: ``zoom_in_net``.
+    ``zoom_in_net_grader``; ``frrn`` (the microaneurysm method's hypothesis generation network),
+    ``patch_refinement`` (its patch refinement network) and ``patch_refinement_logits`` (that network's logits
+    alone, for the selective sampler's rescoring).
+    Losses: ``zoom_in_net_loss``; ``hgn_loss``, ``angular_triplet``, ``prn_loss`` and ``patch_cross_entropy``
+    (the microaneurysm method's).
+    Localizers: ``zoom_in_net``, ``ma_segmentation``.
 
     Args:
         registry: the host registry to fill.
@@ -28,5 +35,13 @@ def register(registry: Registry) -> None:
     registry.register("network", "zoom_in_m_net", MNet)
     registry.register("network", "zoom_in_a_net", ANet)
     registry.register("network", "zoom_in_net_grader", ZoomInNetGrader)
+    registry.register("network", "frrn", FRRN)
+    registry.register("network", "patch_refinement", PatchRefinementNetwork)
+    registry.register("network", "patch_refinement_logits", PatchRefinementLogits)
     registry.register("loss", "zoom_in_net_loss", ZoomInNetLoss)
+    registry.register("loss", "hgn_loss", HGNLoss)
+    registry.register("loss", "angular_triplet", AngularTripletLoss)
+    registry.register("loss", "prn_loss", PRNLoss)
+    registry.register("loss", "patch_cross_entropy", PatchCrossEntropy)
     registry.register("localizer", "zoom_in_net", ZoomInNetLocalizer)
+    registry.register("localizer", "ma_segmentation", MASegmentationLocalizer)

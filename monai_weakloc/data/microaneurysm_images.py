@@ -45,8 +45,8 @@ def microaneurysm_training_images(
         on_error: ``"raise"`` or ``"skip"`` (log and leave out bad rows and images).
 
     Returns:
-        records ``image``, ``id``, ``mask`` (the lesion mask's path, ``None`` for a healthy image) and ``healthy``,
-        lesion images first, each kind sorted by id.
+        records ``image``, ``id``, ``label`` (the lesion mask's path, ``None`` for a healthy image: the key MONAI's
+        engines read the segmentation label from) and ``healthy``, lesion images first, each kind sorted by id.
 
     Raises:
         ValueError: for a bad ``subset`` or ``val_fraction``; when the training set has no image with a
@@ -61,12 +61,12 @@ def microaneurysm_training_images(
     )
     grading = split_records("idrid", dataset_dir, "train", min_size=min_size, on_error=on_error, task="grading")
     lesion_images = [
-        {"image": record["image"], "id": record["id"], "mask": record["mask"], "healthy": False}
+        {"image": record["image"], "id": record["id"], "label": record["mask"], "healthy": False}
         for record in segmentation
         if record.get("mask") is not None
     ]
     healthy_images = [
-        {"image": record["image"], "id": record["id"], "mask": None, "healthy": True}
+        {"image": record["image"], "id": record["id"], "label": None, "healthy": True}
         for record in grading
         if int(record["label"]) == HEALTHY_GRADE
     ]

@@ -26,9 +26,9 @@ def test_lesion_images_have_their_mask_and_healthy_images_are_grade_0(idrid):
     with_ma = {r["id"] for r in read_idrid(idrid, task="segmentation") if r["split"] == "train" and r["mask"]}
     for record in train + val:
         if record["healthy"]:
-            assert record["mask"] is None and grades[record["id"]] == 0
+            assert record["label"] is None and grades[record["id"]] == 0
         else:
-            assert record["id"] in with_ma and record["mask"].endswith(f"{record['id']}_MA.tif")
+            assert record["id"] in with_ma and record["label"].endswith(f"{record['id']}_MA.tif")
     assert {r["id"] for r in train + val if not r["healthy"]} == with_ma
     assert {r["id"] for r in train + val if r["healthy"]} == {i for i, g in grades.items() if g == 0}
 
@@ -41,12 +41,12 @@ def test_bad_subset_is_named(idrid):
 def test_masks_load_binary_and_healthy_images_get_an_empty_label(idrid):
     lesion, *_ = microaneurysm_training_images(idrid)
     healthy = next(r for r in microaneurysm_training_images(idrid) if r["healthy"])
-    transforms = [LoadImage2Dd(keys="image"), LoadLesionMaskd(keys="mask")]
+    transforms = [LoadImage2Dd(keys="image"), LoadLesionMaskd(keys="label")]
     for record in (lesion, healthy):
         data = dict(record)
         for transform in transforms:
             data = transform(data)
-        assert data["mask"].shape == (1, *data["image"].shape[1:])
-        expected = (np.asarray(Image.open(record["mask"])) > 0) if record["mask"] else np.zeros(data["image"].shape[1:])
-        assert torch.equal(data["mask"][0], torch.as_tensor(expected, dtype=torch.float32))
-        assert (data["mask"].sum() > 0) == (not record["healthy"])
+        assert data["label"].shape == (1, *data["image"].shape[1:])
+        expected = (np.asarray(Image.open(record["label"])) > 0) if record["label"] else np.zeros(data["image"].shape[1:])
+        assert torch.equal(data["label"][0], torch.as_tensor(expected, dtype=torch.float32))
+        assert (data["label"].sum() > 0) == (not record["healthy"])

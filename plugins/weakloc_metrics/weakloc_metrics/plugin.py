@@ -20,7 +20,7 @@ from weakloc_metrics.grading import (
     compute_quadratic_weighted_kappa,
     compute_within_one_grade_accuracy,
 )
-from weakloc_metrics.handlers import QuadraticWeightedKappa, SingleLabelAccuracy
+from weakloc_metrics.handlers import PerClassROCAUC, PixelPR, QuadraticWeightedKappa, SingleLabelAccuracy
 from weakloc_metrics.iom_recall import IoMRecallMetric, compute_iom_recall, compute_iom_recall_curve
 from weakloc_metrics.maxboxacc import MaxBoxAccuracyMetric, compute_box_accuracy_curves_by_version
 from weakloc_metrics.pointing import (
@@ -79,3 +79,5 @@ def register(registry: Registry) -> None:
     registry.register("metric", "compute_localization_ap", compute_localization_ap)
     registry.register("metric", "quadratic_weighted_kappa_handler", QuadraticWeightedKappa)
     registry.register("metric", "accuracy_handler", SingleLabelAccuracy)
+    registry.register("metric", "pixel_pr_handler", PixelPR)
+    registry.register("metric", "roc_auc_handler", PerClassROCAUC)

@@ -36,7 +36,8 @@ class MASegmentationLocalizer:
 
     - probabilities (B, 2): ``[1 - m, m]`` with ``m`` the final map's maximum inside the field of view
       (single-label, classes ``healthy``, ``microaneurysm``);
-    - heatmaps: the maps present among ``hgn_1x``, ``hgn_05x``, ``fused``, ``final``, each (B, H, W), as given;
+    - heatmaps: every map of ``pred`` (``hgn_1x``, ``hgn_05x``, ``fused``, ``final`` and the ablation's maps
+      such as ``hgn_geometric`` or ``prn_arithmetic``), each (B, H, W), as given;
     - masks: ``{"MA": final}`` (B, H, W), 0 outside the field of view: the mask is the segmentation that
       pixel-level evaluation scores, and the output writer applies the field of view to overlays only;
     - points: per image, one per connected component of ``final >= threshold``, at the centroid of its pixels
@@ -103,7 +104,8 @@ class MASegmentationLocalizer:
 
     @staticmethod
     def _maps(pred: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The present maps of :data:`MAP_KEYS`, each (B, H, W) float."""
+        """Every map of ``pred``, each (B, H, W) float: those of :data:`MAP_KEYS` first, then the others (the
+        ablation's maps) by name."""
         if not isinstance(pred, Mapping):
             raise TypeError(f"MASegmentationLocalizer: pred must be a dict of probability maps, got {type(pred).__name__}")
         missing = [key for key in MAP_KEYS[:3] if key not in pred]
@@ -111,7 +113,8 @@ class MASegmentationLocalizer:
             raise ValueError(f"MASegmentationLocalizer: pred lacks the maps {missing}, got keys {sorted(pred)}")
         shape = tuple(pred["fused"].shape)
         maps = {}
-        for key in (key for key in MAP_KEYS if key in pred):
+        ordered = [key for key in MAP_KEYS if key in pred] + sorted(key for key in pred if key not in MAP_KEYS)
+        for key in ordered:
             values = pred[key]
             if values.ndim != 4 or values.shape[1] != 1 or tuple(values.shape) != shape:
                 raise ValueError(

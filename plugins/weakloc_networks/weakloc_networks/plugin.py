@@ -7,6 +7,7 @@ from weakloc_networks.frrn import FRRN
 from weakloc_networks.inception_resnet import InceptionResNet
 from weakloc_networks.ma_losses import AngularTripletLoss, HGNLoss, PatchCrossEntropy, PRNLoss
 from weakloc_networks.ma_segmentation_localizer import MASegmentationLocalizer
+from weakloc_networks.ma_segmentation_pipeline import MASegmentationPipeline
 from weakloc_networks.patch_refinement import PatchRefinementLogits, PatchRefinementNetwork
 from weakloc_networks.zoom_in_a_net import ANet
 from weakloc_networks.zoom_in_m_net import MNet
@@ -22,7 +23,8 @@ def register(registry: Registry) -> None:
     Networks: ``inception_resnet``, ``zoom_in_net``, ``zoom_in_m_net``, ``zoom_in_a_net``,
     ``zoom_in_net_grader``; ``frrn`` (the microaneurysm method's hypothesis generation network),
     ``patch_refinement`` (its patch refinement network) and ``patch_refinement_logits`` (that network's logits
-    alone, for the selective sampler's rescoring).
+    alone, for the selective sampler's rescoring), ``ma_segmentation_pipeline`` (the two HGNs and the PRN over whole
+    images at inference).
     Losses: ``zoom_in_net_loss``; ``hgn_loss``, ``angular_triplet``, ``prn_loss`` and ``patch_cross_entropy``
     (the microaneurysm method's).
     Localizers: ``zoom_in_net``, ``ma_segmentation``.
@@ -38,6 +40,7 @@ def register(registry: Registry) -> None:
     registry.register("network", "frrn", FRRN)
     registry.register("network", "patch_refinement", PatchRefinementNetwork)
     registry.register("network", "patch_refinement_logits", PatchRefinementLogits)
+    registry.register("network", "ma_segmentation_pipeline", MASegmentationPipeline)
     registry.register("loss", "zoom_in_net_loss", ZoomInNetLoss)
     registry.register("loss", "hgn_loss", HGNLoss)
     registry.register("loss", "angular_triplet", AngularTripletLoss)

@@ -254,10 +254,12 @@ class CropCentredPatchd(MapTransform):
 class CentredPatchDataset(Dataset):
     """Patches at centre records, cropped from images decoded once and cached as uint8.
 
-    The distinct images of the centres are loaded with :class:`~monai_weakloc.transforms.LoadImage2Dd` (RGB)
-    into a MONAI ``CacheDataset`` when the dataset is built (``cache_num_workers`` threads decode them); an
-    item is the centre record with ``image`` replaced by its float32 (3, patch_size, patch_size) patch
-    (:class:`CropCentredPatchd`, zero-padded at the border; intensities 0-255 as loaded), then ``transform``.
+    The distinct images of the centres are loaded with :class:`~monai_weakloc.transforms.LoadImage2Dd` (RGB),
+    passed through ``image_transform`` (whole-image preprocessing such as the local-contrast enhancement, whose
+    output must stay in 0..255; it is rounded to integers) and cached as uint8 in a MONAI ``CacheDataset`` when
+    the dataset is built (``cache_num_workers`` threads decode them); an item is the centre record with
+    ``image`` replaced by its float32 (3, patch_size, patch_size) patch (:class:`CropCentredPatchd`, zero-padded
+    at the border; intensities 0-255), then ``transform``.
 
     Args:
         centres: records with ``image`` (path), ``centre`` ``(row, col)`` and any other keys (``id``,
@@ -266,6 +268,8 @@ class CentredPatchDataset(Dataset):
         transform: a MONAI transform applied to each item after cropping (intensity scaling, random flips), or
             ``None``.
         cache_num_workers: threads decoding the images into the cache.
+        image_transform: a MONAI dictionary transform of the whole loaded image (key ``image``) before caching,
+            or ``None``.
 
     Raises:
         ValueError: when ``patch_size`` is not a positive odd integer, a centre record lacks ``image`` or
@@ -278,6 +282,7 @@ class CentredPatchDataset(Dataset):
         patch_size: int,
         transform: MapTransform | Compose | None = None,
         cache_num_workers: int = 0,
+        image_transform: MapTransform | Compose | None = None,
     ) -> None:
         self.centres = list(centres)
         self.crop = CropCentredPatchd(keys="image", patch_size=patch_size)
@@ -290,8 +295,14 @@ class CentredPatchDataset(Dataset):
         self.image_index = {path: index for index, path in enumerate(paths)}
         self.images = CacheDataset(
             [{"image": path} for path in paths],
-            transform=Compose([LoadImage2Dd(keys="image", mode="rgb"), _CheckUint8Ranged(keys="image"),
-                               CastToTyped(keys="image", dtype=torch.uint8)]),
+            transform=Compose(
+                [
+                    LoadImage2Dd(keys="image", mode="rgb"),
+                    *([] if image_transform is None else [image_transform]),
+                    _RoundToUint8Ranged(keys="image"),
+                    CastToTyped(keys="image", dtype=torch.uint8),
+                ]
+            ),
             cache_rate=1.0,
             num_workers=cache_num_workers,
             copy_cache=False,
@@ -309,14 +320,16 @@ class CentredPatchDataset(Dataset):
         return apply_transform(self.transform, item) if self.transform is not None else item
 
 
-class _CheckUint8Ranged(MapTransform):
-    """Raise ``ValueError`` naming the file when an image under ``keys`` holds values a uint8 cannot."""
+class _RoundToUint8Ranged(MapTransform):
+    """Round the images under ``keys`` to integers; ``ValueError`` naming the file when one holds values outside
+    0..255, which a uint8 cannot."""
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
         d = dict(data)
         for key in self.key_iterator(d):
             image = d[key]
-            if float(image.min()) < 0 or float(image.max()) > UINT8_MAX or bool((image != image.round()).any()):
+            if float(image.min()) < 0 or float(image.max()) > UINT8_MAX:
                 source = getattr(image, "meta", {}).get("filename_or_obj", key)
-                raise ValueError(f"{source}: values outside the integers 0..{UINT8_MAX}, cannot be cached as uint8")
+                raise ValueError(f"{source}: values outside 0..{UINT8_MAX}, cannot be cached as uint8")
+            d[key] = image.round()
         return d

@@ -1,7 +1,8 @@
 """The whole images a microaneurysm segmentation network trains on, from the IDRiD layout.
 
 The microaneurysm method (Sarhan et al. 2019) takes its lesion pixels from images with microaneurysm masks and its
-healthy pixels only from healthy eyes: the segmentation set's images that have a microaneurysm mask, and the
+healthy pixels only from healthy eyes (for the segmentation networks as whole images, for the patch refinement
+network as patch centres, :func:`microaneurysm_patch_centres`): the segmentation set's images that have a microaneurysm mask, and the
 grading set's grade-0 images (which have no mask). IDRiD has a training and a testing set; the method monitors
 training on a validation part of the training set, the last ``val_fraction`` of each kind of image by id.
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from monai_weakloc.data.ma_patches import healthy_patch_centres, lesion_patch_centres
 from monai_weakloc.data.split_reading import split_records
 
-__all__ = ["SUBSETS", "microaneurysm_training_images"]
+__all__ = ["SUBSETS", "microaneurysm_patch_centres", "microaneurysm_training_images", "patch_pools"]
 
 SUBSETS: tuple[str, ...] = ("train", "val")
 HEALTHY_GRADE = 0
@@ -75,3 +77,32 @@ def microaneurysm_training_images(
     if not healthy_images:
         raise ValueError(f"{dataset_dir}: the grading set's training part has no grade-0 (healthy) image")
     return _subset(lesion_images, subset, val_fraction) + _subset(healthy_images, subset, val_fraction)
+
+
+def microaneurysm_patch_centres(
+    records: list[dict], lesion_per_image: int | None = None, healthy_per_image: int = 100, seed: int = 0
+) -> list[dict]:
+    """The patch refinement network's patch centres in the images of :func:`microaneurysm_training_images`.
+
+    Args:
+        records: what :func:`microaneurysm_training_images` returns.
+        lesion_per_image: the most lesion centres per lesion image (a seeded sample of its mask's pixels);
+            ``None`` takes every mask pixel.
+        healthy_per_image: random centres inside the field of view of each healthy image.
+        seed: seed of both samples.
+
+    Returns:
+        ``{"image", "id", "centre": (row, col), "label"}`` records (see :mod:`monai_weakloc.data.ma_patches`),
+        lesion centres (label 1) first, then healthy ones (label 0).
+    """
+    lesion_images = [{"image": r["image"], "id": r["id"], "mask": r["label"]} for r in records if not r["healthy"]]
+    healthy_images = [{"image": r["image"], "id": r["id"], "label": HEALTHY_GRADE} for r in records if r["healthy"]]
+    return lesion_patch_centres(lesion_images, lesion_per_image, seed) + healthy_patch_centres(
+        healthy_images, healthy_per_image, seed
+    )
+
+
+def patch_pools(centres: list[dict]) -> tuple[list[int], list[int]]:
+    """The indices of the lesion (label 1) and healthy (label 0) centres: the triplet sampler's two pools."""
+    lesion = [index for index, centre in enumerate(centres) if int(centre["label"]) == 1]
+    return lesion, [index for index, centre in enumerate(centres) if int(centre["label"]) == 0]

@@ -115,7 +115,8 @@ class MASegmentationPipeline(nn.Module):
 
     def forward(self, image: torch.Tensor, fov: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Args:
-            image: (B, C, H, W) preprocessed whole images (H and W even).
+            image: (B, C, H, W) preprocessed whole images; an odd H or W is zero-padded by one row or column for
+                the half scale, and the maps are cropped back.
             fov: (B, 1, H, W) field-of-view masks; ``None`` takes every pixel as a candidate source.
 
         Returns:
@@ -124,10 +125,17 @@ class MASegmentationPipeline(nn.Module):
             ``prn_geometric``, ``cls_arithmetic``, ``cls_geometric`` (as the networks are given).
 
         Raises:
-            ValueError: when the image is not (B, C, H, W) with even H and W.
+            ValueError: when the image is not (B, C, H, W).
         """
-        if image.ndim != 4 or image.shape[-1] % 2 or image.shape[-2] % 2:
-            raise ValueError(f"MASegmentationPipeline: image must be (B, C, H, W) with even H, W, got {tuple(image.shape)}")
+        if image.ndim != 4:
+            raise ValueError(f"MASegmentationPipeline: image must be (B, C, H, W), got {tuple(image.shape)}")
+        height, width = image.shape[-2:]
+        even = (0, width % 2, 0, height % 2)
+        maps = self._maps(F.pad(image, even), None if fov is None else F.pad(fov, even))
+        return {name: values[..., :height, :width] for name, values in maps.items()}
+
+    def _maps(self, image: torch.Tensor, fov: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The maps of :meth:`forward` for (B, C, H, W) images of even H and W."""
         full = self._hgn_map(self.hgn_full, image)
         half = self._hgn_map(self.hgn_half, F.interpolate(image, scale_factor=0.5, mode="area"))
         half = F.interpolate(half, size=full.shape[-2:], mode="bilinear", align_corners=False)

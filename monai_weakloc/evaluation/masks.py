@@ -168,8 +168,9 @@ def evaluate_masks(
 
     Returns:
         ``num_images``, ``threshold``, ``pooling``, ``num_bins``, ``average_precision``, ``auc_pr``, ``f1``,
-        ``precision``, ``recall``, ``num_images_used`` (all of ``pooling``), ``positive_pixel_fraction`` (of
-        all pixels pooled), ``pixel_pr`` (per pooling ``all`` and ``mean``: ``average_precision``, ``auc_pr``,
+        ``precision``, ``recall``, ``num_images_used`` (all of ``pooling``), ``pr_curve`` (``recall`` and
+        ``precision`` of the pixels pooled, over the probability bins), ``positive_pixel_fraction`` (of all
+        pixels pooled), ``pixel_pr`` (per pooling ``all`` and ``mean``: ``average_precision``, ``auc_pr``,
         ``f1``, ``precision``, ``recall``, ``num_images_used`` and ``no_skill_average_precision``, the
         positive pixel fraction, pooled or the mean over the images used), ``num_lesions``, ``froc_score``,
         ``froc_camelyon16``,
@@ -215,6 +216,7 @@ def evaluate_masks(
         name: _froc_at(lesions.fps_per_image, lesions.sensitivity, points)
         for name, points in _operating_points(eval_thresholds, presets).items()
     }
+    recall, precision = _pooled_pr_curve(positive_histogram, negative_histogram)
     metrics: dict[str, Any] = {
         "num_images": len(pairs),
         "threshold": threshold,
@@ -227,6 +229,7 @@ def evaluate_masks(
         "recall": pixel.recall,
         "num_images_used": pixel.num_images_used,
         "positive_pixel_fraction": _pooled_fraction(positive_histogram, negative_histogram),
+        "pr_curve": {"recall": recall, "precision": precision},
         "pixel_pr": {
             name: _pixel_pr_section(result, positive_fractions, positive_histogram, negative_histogram)
             for name, result in pixel_by_pooling.items()
@@ -247,7 +250,6 @@ def evaluate_masks(
         folder = Path(out_dir)
         if metrics_file:
             write_metrics_json(metrics, folder)
-        recall, precision = _pooled_pr_curve(positive_histogram, negative_histogram)
         label = f"AP {pixel.average_precision:.3f}, AUC-PR {pixel.auc_pr:.3f} ({pooling})"
         no_skill = metrics["positive_pixel_fraction"]
         plot_precision_recall_curves(

@@ -34,6 +34,7 @@ from monai_weakloc.data.readers.files import absolute_root
 from monai_weakloc.evaluation.boxes import evaluate_boxes
 from monai_weakloc.evaluation.grades import evaluate_grades
 from monai_weakloc.evaluation.labels import evaluate_labels
+from monai_weakloc.evaluation.map_ablation import evaluate_map_ablation
 from monai_weakloc.evaluation.map_files import map_files_by_id
 from monai_weakloc.evaluation.masks import evaluate_masks
 from monai_weakloc.evaluation.output_tables import (
@@ -46,7 +47,7 @@ from monai_weakloc.evaluation.output_tables import (
 )
 from monai_weakloc.evaluation.pointing import evaluate_pointing
 from monai_weakloc.evaluation.results import write_metrics_json
-from monai_weakloc.evaluation.tables import read_box_table, read_grade_table, read_label_truth
+from monai_weakloc.evaluation.tables import image_id, read_box_table, read_grade_table, read_label_truth
 from monai_weakloc.evaluation.truth import EvaluationTruth
 from monai_weakloc.transforms.load_2d import file_suffix
 
@@ -241,8 +242,9 @@ def _masks_section(
     pooling: str,
     froc_thresholds: str | Sequence[float],
     detection_threshold: float,
+    ablation_maps: Sequence[str],
 ) -> dict[str, Any]:
-    """The ``masks`` task, on the outputs' maps of ``mask_label``."""
+    """The ``masks`` task, on the outputs' maps of ``mask_label`` (and the heatmaps of ``ablation_maps``)."""
     truth_dir = _truth_of(truth.masks_dir, "masks", "masks_dir")
     predicted = _label_masks(_required(output_dir / MASKS_FOLDER, "masks"), truth.image_ids, mask_label, work_dir)
     metrics = evaluate_masks(
@@ -256,6 +258,17 @@ def _masks_section(
         metrics_file=False,
     )
     metrics["mask_label"] = mask_label
+    if ablation_maps:
+        metrics["ablation"] = evaluate_map_ablation(
+            _required(output_dir / HEATMAPS_FOLDER, "masks"),
+            truth_dir,
+            [image_id(path.name).removesuffix(f"_{mask_label}") for path in sorted(predicted.iterdir())],
+            ablation_maps,
+            out_dir,
+            mask_label=mask_label,
+            threshold=mask_threshold,
+            pooling=pooling,
+        )
     return metrics
 
 
@@ -277,6 +290,7 @@ def _task_section(
     pooling: str,
     froc_thresholds: str | Sequence[float],
     detection_threshold: float,
+    ablation_maps: Sequence[str],
 ) -> dict[str, Any]:
     """The metrics of one task (the arguments of :func:`evaluate_outputs`)."""
     if task == "grades":
@@ -288,7 +302,8 @@ def _task_section(
     if task == "pointing":
         return _pointing_section(outputs, predictions, truth, folder, tolerance)
     return _masks_section(
-        outputs, truth, folder, work_dir, mask_label, mask_threshold, pooling, froc_thresholds, detection_threshold
+        outputs, truth, folder, work_dir, mask_label, mask_threshold, pooling, froc_thresholds, detection_threshold,
+        ablation_maps,
     )
 
 
@@ -309,6 +324,7 @@ def evaluate_outputs(
     pooling: str = "all",
     froc_thresholds: str | Sequence[float] = "roc",
     detection_threshold: float = 0.5,
+    ablation_maps: Sequence[str] = (),
     missing_truth: str = "raise",
 ) -> dict[str, Any]:
     """Run the evaluation ``tasks`` on a folder of the output contract and write one ``metrics.json``.
@@ -330,6 +346,8 @@ def evaluate_outputs(
         pooling: ``all`` or ``mean``, the pooling of the headline pixel PR (both are reported).
         froc_thresholds: the FROC operating points of the headline score: ``roc``, ``camelyon16`` or a list.
         detection_threshold: map pixels at and above it form FROC detections.
+        ablation_maps: heatmap names (``heatmaps/<image>_<map>``) the ``masks`` task also scores one by one,
+            the method's ablation table (:func:`~monai_weakloc.evaluation.map_ablation.evaluate_map_ablation`).
         missing_truth: ``raise``: a task whose truth is missing is an error; ``skip``: it is logged and its
             section says ``{"skipped": <why>}`` (a dataset without lesion boxes still gets its grades scored).
 
@@ -338,7 +356,8 @@ def evaluate_outputs(
         :func:`~monai_weakloc.evaluation.evaluate_grades`, :func:`~monai_weakloc.evaluation.evaluate_labels`,
         :func:`~monai_weakloc.evaluation.evaluate_boxes`, :func:`~monai_weakloc.evaluation.evaluate_pointing`
         (multi-label: ``classes`` with one result per class, and their means) and
-        :func:`~monai_weakloc.evaluation.evaluate_masks` (with ``mask_label``). ``grades`` and ``labels`` add
+        :func:`~monai_weakloc.evaluation.evaluate_masks` (with ``mask_label`` and, given ``ablation_maps``,
+        ``ablation``: map -> its figures). ``grades`` and ``labels`` add
         ``baselines``.
 
     Raises:
@@ -366,7 +385,7 @@ def evaluate_outputs(
                 metrics[task] = _task_section(
                     task, outputs, predictions, truth, folder, work_dir, num_classes, num_boxes, iom_threshold,
                     random_seed, random_draws, tolerance, mask_label, mask_threshold, pooling, froc_thresholds,
-                    detection_threshold,
+                    detection_threshold, ablation_maps,
                 )
             except MissingTruthError as error:
                 if missing_truth == "raise":

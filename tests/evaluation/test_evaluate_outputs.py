@@ -202,3 +202,36 @@ def test_bad_tasks_and_predictions_of_the_wrong_kind_are_named(single_label_run)
     (outputs / "boxes.csv").unlink()
     with pytest.raises(FileNotFoundError, match="task 'boxes' needs .*boxes.csv"):
         evaluate_outputs(outputs, truth, ["boxes"])
+
+
+def test_ablation_maps_are_scored_one_row_each_in_the_masks_section(tmp_path):
+    ids = ["m1", "m2"]
+    images = write_images(tmp_path / "images", ids)
+    truth_masks, outputs = tmp_path / "truth_masks", tmp_path / "outputs"
+    for folder in (truth_masks, outputs / "masks", outputs / "heatmaps", tmp_path / "good", tmp_path / "blind"):
+        folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for identifier in ids:
+        mask = np.zeros(SIZE, dtype=np.uint8)
+        mask[20:26, 30:33] = 255
+        Image.fromarray(mask).save(truth_masks / f"{identifier}_MA.png")
+        good = np.clip(mask / 255.0 * 0.8 + rng.uniform(0, 0.3, SIZE), 0, 1).astype(np.float32)
+        blind = rng.uniform(0, 1, SIZE).astype(np.float32)
+        np.save(outputs / "masks" / f"{identifier}_MA.npy", good)
+        for name, values in (("good", good), ("blind", blind)):
+            np.save(outputs / "heatmaps" / f"{identifier}_{name}.npy", values)
+            np.save(tmp_path / name / f"{identifier}_MA.npy", values)
+    write_csv(outputs / "predictions.csv", "image,label,prob_0,prob_1", ["m1,1,0.2,0.8", "m2,1,0.1,0.9"])
+    truth = records_truth([{"id": i, "image": images[i]} for i in ids], tmp_path / "truth", masks_dir=truth_masks)
+    rows = evaluate_outputs(outputs, truth, ["masks"], ablation_maps=["good", "blind"])["masks"]["ablation"]
+    assert list(rows) == ["good", "blind"]
+    for name in rows:
+        reference = evaluate_masks(truth.masks_dir, tmp_path / name)
+        assert rows[name]["average_precision"] == pytest.approx(reference["average_precision"])
+        assert rows[name]["froc_score"] == pytest.approx(reference["froc_score"])
+    assert rows["good"]["average_precision"] > 0.9 > 0.1 > rows["blind"]["average_precision"]
+    table = (outputs / "ablation.csv").read_text().splitlines()
+    assert table[0].startswith("map,average_precision") and [line.split(",")[0] for line in table[1:]] == ["good", "blind"]
+    assert (outputs / "ablation_pr.png").is_file() and (outputs / "ablation.md").is_file()
+    with pytest.raises(ValueError, match="no 'missing' map"):
+        evaluate_outputs(outputs, truth, ["masks"], ablation_maps=["missing"])

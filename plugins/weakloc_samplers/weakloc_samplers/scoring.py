@@ -81,7 +81,9 @@ def score_dataset(
                         f"per-sample values have shape {tuple(values.shape)} for a batch of {inputs.shape[0]}; "
                         "expected one row per sample (is the loss reduction 'none'?)"
                     )
-                rows.append(values.detach())
+                # a plain tensor: MONAI's MetaTensor inputs make the values MetaTensors, whose batched meta data
+                # cannot be concatenated across ranks
+                rows.append(torch.as_tensor(values.detach()).as_subclass(torch.Tensor))
     finally:
         network.train(was_training)
     return gather_rank_shares(torch.cat(rows), num_items)

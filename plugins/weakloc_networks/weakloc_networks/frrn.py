@@ -42,9 +42,12 @@ def _residual_unit(spatial_dims: int, in_channels: int, out_channels: int) -> Re
     return ResidualUnit(spatial_dims, in_channels, out_channels, subunits=2, act=ACTIVATION, norm=NORM, bias=False)
 
 
-def _upsample(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """Nearest-neighbour upsampling to ``size`` (the unpooling of both streams)."""
-    return F.interpolate(x, size=tuple(size), mode="nearest")
+def _upsample(x: torch.Tensor, size: list[int]) -> torch.Tensor:
+    """Nearest-neighbour upsampling to ``size`` (the unpooling of both streams).
+
+    ``size`` is a list (``torch.Size`` in eager mode) so that ``torch.jit.script`` compiles the network.
+    """
+    return F.interpolate(x, size=size, mode="nearest")
 
 
 class FullResolutionResidualUnit(nn.Module):
@@ -195,6 +198,7 @@ class FRRN(nn.Module):
         )
         self.classifier = Conv[Conv.CONV, spatial_dims](base_channels, out_channels, kernel_size=1)
 
+    @torch.jit.unused
     def _check_input(self, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"FRRN: x must be a torch tensor, got {type(x).__name__}")
@@ -210,6 +214,19 @@ class FRRN(nn.Module):
                 f"(2 ** len(encoder_units)) in every spatial dimension"
             )
 
+    def _check_scripted_input(self, x: torch.Tensor) -> None:
+        """:meth:`_check_input` in a form ``torch.jit.script`` compiles (the shapes printed as lists)."""
+        if x.dim() != self.spatial_dims + 2 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"FRRN: x must have {self.spatial_dims + 2} dimensions and {self.in_channels} channels, got {x.shape}"
+            )
+        for side in x.shape[2:]:
+            if side % self.downsampling_factor != 0:
+                raise ValueError(
+                    f"FRRN: input size {x.shape[2:]} must be divisible by {self.downsampling_factor} "
+                    f"(2 ** len(encoder_units)) in every spatial dimension"
+                )
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The last feature map before the classifier, at the input resolution.
 
@@ -224,7 +241,10 @@ class FRRN(nn.Module):
             TypeError: when ``x`` is not a tensor.
             ValueError: on a bad shape or a size that the encoder cannot halve often enough.
         """
-        self._check_input(x)
+        if torch.jit.is_scripting():
+            self._check_scripted_input(x)
+        else:
+            self._check_input(x)
         pooling = self.stem_units(self.stem(x))
         residual = self.split(pooling)
         for stage in self.encoder:

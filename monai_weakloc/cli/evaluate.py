@@ -337,7 +337,9 @@ def pointing(truth: Path, pred: Path, heatmaps: Path, tolerance: float, images: 
 @evaluate.command()
 @click.argument("output_dir", metavar="OUTPUT_DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--layout", required=True, type=click.Choice(list(READERS)), help="The dataset's layout.")
-@click.option("--dataset", "dataset_dir", required=True, type=click.Path(exists=True, path_type=Path), help="The dataset folder.")
+@click.option(
+    "--dataset", "dataset_dir", required=True, type=click.Path(exists=True, path_type=Path), help="The dataset folder."
+)
 @click.option("--split", default=None, help="The evaluated split (train, val, test; default: every image).")
 @click.option(
     "--task",
@@ -350,15 +352,30 @@ def pointing(truth: Path, pred: Path, heatmaps: Path, tolerance: float, images: 
 @click.option(
     "--train-split", default=None, help="The training split, for the most frequent lesion position (pointing)."
 )
-@click.option("--lesion-boxes", type=CSV_FILE, default=None, help="Lesion-box CSV image,label,x,y,w,h (default: the dataset's).")
-@click.option("--masks", "masks_dir", type=DIRECTORY, default=None, help="Folder of truth masks <image>[_<label>].<ext>.")
+@click.option(
+    "--lesion-boxes", type=CSV_FILE, default=None, help="Lesion-box CSV image,label,x,y,w,h (default: the dataset's)."
+)
+@click.option(
+    "--masks", "masks_dir", type=DIRECTORY, default=None, help="Folder of truth masks <image>[_<label>].<ext>."
+)
 @click.option("--mask-label", default="MA", show_default=True, help="The lesion of masks/<image>_<label> scored.")
 @click.option(
-    "-o", "--option", "pairs", multiple=True, metavar="KEY=VALUE", help="A reader option, e.g. task=grading; repeatable."
+    "-o",
+    "--option",
+    "pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A reader option, e.g. task=grading; repeatable.",
 )
-@click.option("--num-boxes", type=click.IntRange(min=1), default=None, help="Top boxes per image by score (default: all).")
-@click.option("--tolerance", type=click.FloatRange(min=0.0), default=16.0, show_default=True, help="Pointing tolerance (px).")
-@click.option("--out", "out_dir", type=DIRECTORY, default=None, help="Folder for metrics.json and plots (default: OUTPUT_DIR).")
+@click.option(
+    "--num-boxes", type=click.IntRange(min=1), default=None, help="Top boxes per image by score (default: all)."
+)
+@click.option(
+    "--tolerance", type=click.FloatRange(min=0.0), default=16.0, show_default=True, help="Pointing tolerance (px)."
+)
+@click.option(
+    "--out", "out_dir", type=DIRECTORY, default=None, help="Folder for metrics.json and plots (default: OUTPUT_DIR)."
+)
 def outputs(
     output_dir: Path,
     layout: str,
@@ -403,6 +420,8 @@ def outputs(
             mask_label=mask_label,
         )
     rows: list[tuple[str, Any]] = [
-        (f"{task}: {name}", value) for task, figures in headline_figures(metrics).items() for name, value in figures.items()
+        (f"{task}: {name}", value)
+        for task, figures in headline_figures(metrics).items()
+        for name, value in figures.items()
     ]
     echo_table(rows, folder)

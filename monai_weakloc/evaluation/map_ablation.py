@@ -28,7 +28,9 @@ ABLATION_COLUMNS: tuple[str, ...] = ("average_precision", "auc_pr", "f1", "preci
 """The figures of each row, from :func:`~monai_weakloc.evaluation.evaluate_masks`."""
 
 
-def _link_map(heatmaps_dir: Path, files: dict[str, Path], image_ids: Sequence[str], name: str, mask_label: str, folder: Path) -> Path:
+def _link_map(
+    heatmaps_dir: Path, files: dict[str, Path], image_ids: Sequence[str], name: str, mask_label: str, folder: Path
+) -> Path:
     """Link each image's ``<image>_<name>`` map into ``folder`` as ``<image>_<mask_label>``."""
     folder.mkdir(parents=True)
     missing = [identifier for identifier in image_ids if f"{identifier}_{name}" not in files]
@@ -54,7 +56,10 @@ def _write_tables(rows: dict[str, dict[str, Any]], folder: Path, pooling: str, t
         "",
         header,
         "|" + "---|" * (len(ABLATION_COLUMNS) + 1),
-        *(f"| {name} | " + " | ".join(f"{row[column]:.4f}" for column in ABLATION_COLUMNS) + " |" for name, row in rows.items()),
+        *(
+            f"| {name} | " + " | ".join(f"{row[column]:.4f}" for column in ABLATION_COLUMNS) + " |"
+            for name, row in rows.items()
+        ),
     ]
     (folder / "ablation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -189,7 +189,9 @@ def _pointing_section(
     boxes = read_box_table(truth_csv, "truth")
     with_boxes = [name for name in predictions.class_columns if any(name in labels for labels in boxes.labels.values())]
     if not with_boxes:
-        raise ValueError(f"{truth_csv}: no lesion box has a label of {predictions.path} ({', '.join(predictions.class_columns)})")
+        raise ValueError(
+            f"{truth_csv}: no lesion box has a label of {predictions.path} ({', '.join(predictions.class_columns)})"
+        )
     per_class = {}
     for class_name in with_boxes:
         positives = [identifier for identifier, labels in boxes.labels.items() if class_name in labels]
@@ -302,7 +304,15 @@ def _task_section(
     if task == "pointing":
         return _pointing_section(outputs, predictions, truth, folder, tolerance)
     return _masks_section(
-        outputs, truth, folder, work_dir, mask_label, mask_threshold, pooling, froc_thresholds, detection_threshold,
+        outputs,
+        truth,
+        folder,
+        work_dir,
+        mask_label,
+        mask_threshold,
+        pooling,
+        froc_thresholds,
+        detection_threshold,
         ablation_maps,
     )
 
@@ -383,9 +393,24 @@ def evaluate_outputs(
             logger.info("evaluating %s of %s", task, outputs)
             try:
                 metrics[task] = _task_section(
-                    task, outputs, predictions, truth, folder, work_dir, num_classes, num_boxes, iom_threshold,
-                    random_seed, random_draws, tolerance, mask_label, mask_threshold, pooling, froc_thresholds,
-                    detection_threshold, ablation_maps,
+                    task,
+                    outputs,
+                    predictions,
+                    truth,
+                    folder,
+                    work_dir,
+                    num_classes,
+                    num_boxes,
+                    iom_threshold,
+                    random_seed,
+                    random_draws,
+                    tolerance,
+                    mask_label,
+                    mask_threshold,
+                    pooling,
+                    froc_thresholds,
+                    detection_threshold,
+                    ablation_maps,
                 )
             except MissingTruthError as error:
                 if missing_truth == "raise":

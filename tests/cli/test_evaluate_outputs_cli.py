@@ -20,9 +20,7 @@ def write_outputs(dataset: Path, outputs: Path) -> None:
     rows = [f"{name},{name[-1]},{1 - int(name[-1])},{int(name[-1])}" for name in names]
     (outputs / "predictions.csv").write_text("image,label,prob_0,prob_1\n" + "\n".join(rows) + "\n")
     points = [
-        f"{name},tb,{x + w / 2},{y + h / 2},1.0"
-        for name, boxes in truth.boxes.items()
-        for x, y, w, h in boxes[:1]
+        f"{name},tb,{x + w / 2},{y + h / 2},1.0" for name, boxes in truth.boxes.items() for x, y, w, h in boxes[:1]
     ]
     (outputs / "points.csv").write_text("image,label,x,y,score\n" + "\n".join(points) + "\n")
 
@@ -33,8 +31,21 @@ def test_outputs_are_scored_by_task_and_the_figures_printed_beside_their_baselin
     write_outputs(dataset, outputs)
     result = CliRunner().invoke(
         cli,
-        ["evaluate", "outputs", str(outputs), "--layout", "tb_cxr", "--dataset", str(dataset), "--task", "grades",
-         "--task", "pointing", "--tolerance", "0"],
+        [
+            "evaluate",
+            "outputs",
+            str(outputs),
+            "--layout",
+            "tb_cxr",
+            "--dataset",
+            str(dataset),
+            "--task",
+            "grades",
+            "--task",
+            "pointing",
+            "--tolerance",
+            "0",
+        ],
     )
     assert result.exit_code == 0, result.output
     metrics = json.loads((outputs / "metrics.json").read_text())

@@ -47,6 +47,8 @@ def test_masks_load_binary_and_healthy_images_get_an_empty_label(idrid):
         for transform in transforms:
             data = transform(data)
         assert data["label"].shape == (1, *data["image"].shape[1:])
-        expected = (np.asarray(Image.open(record["label"])) > 0) if record["label"] else np.zeros(data["image"].shape[1:])
+        expected = (
+            (np.asarray(Image.open(record["label"])) > 0) if record["label"] else np.zeros(data["image"].shape[1:])
+        )
         assert torch.equal(data["label"][0], torch.as_tensor(expected, dtype=torch.float32))
         assert (data["label"].sum() > 0) == (not record["healthy"])

@@ -25,18 +25,36 @@ def test_chestxray14_split_gives_multi_hot_labels_and_boxes_with_the_entry_list_
     assert sorted(truth.image_ids) == sorted(test_ids)
     labels = rows(truth.labels_csv)
     assert list(labels[0])[1:15] == [
-        "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia", "Pneumothorax",
-        "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia",
+        "Atelectasis",
+        "Cardiomegaly",
+        "Effusion",
+        "Infiltration",
+        "Mass",
+        "Nodule",
+        "Pneumonia",
+        "Pneumothorax",
+        "Consolidation",
+        "Edema",
+        "Emphysema",
+        "Fibrosis",
+        "Pleural_Thickening",
+        "Hernia",
     ]
-    entries = {row["Image Index"].removesuffix(".png"): row["Finding Labels"] for row in rows(dataset / "Data_Entry_2017.csv")}
+    entries = {
+        row["Image Index"].removesuffix(".png"): row["Finding Labels"] for row in rows(dataset / "Data_Entry_2017.csv")
+    }
     for row in labels:
         findings = {name for name, value in row.items() if name != "image" and value == "1"}
         assert findings == (set() if entries[row["image"]] == "No Finding" else set(entries[row["image"]].split("|")))
     boxes = rows(truth.lesion_boxes_csv)
-    source = [row for row in rows(dataset / "BBox_List_2017.csv") if row["Image Index"].removesuffix(".png") in test_ids]
+    source = [
+        row for row in rows(dataset / "BBox_List_2017.csv") if row["Image Index"].removesuffix(".png") in test_ids
+    ]
     assert len(boxes) == len(source) > 0
     assert "Infiltrate" not in {row["label"] for row in boxes}
-    assert {row["Finding Label"].replace("Infiltrate", "Infiltration") for row in source} == {row["label"] for row in boxes}
+    assert {row["Finding Label"].replace("Infiltrate", "Infiltration") for row in source} == {
+        row["label"] for row in boxes
+    }
     assert set(truth.image_sizes) == {row["image"] for row in boxes}
     assert all(size == (64, 64) for size in truth.image_sizes.values())
 

@@ -52,10 +52,11 @@ def single_label_run(tmp_path):
     ids = ["a", "b", "c", "d"]
     images = write_images(tmp_path / "images", ids)
     records = [
-        {"id": identifier, "image": images[identifier], "label": grade}
-        for identifier, grade in zip(ids, (0, 2, 1, 0))
+        {"id": identifier, "image": images[identifier], "label": grade} for identifier, grade in zip(ids, (0, 2, 1, 0))
     ]
-    truth_boxes = write_csv(tmp_path / "lesion_boxes.csv", "image,label,x,y,w,h", ["b,lesion,10,5,10,10", "c,lesion,40,20,8,8"])
+    truth_boxes = write_csv(
+        tmp_path / "lesion_boxes.csv", "image,label,x,y,w,h", ["b,lesion,10,5,10,10", "c,lesion,40,20,8,8"]
+    )
     outputs = tmp_path / "outputs"
     write_csv(
         outputs / "predictions.csv",
@@ -90,16 +91,23 @@ def test_single_label_tasks_equal_the_per_table_evaluations_in_one_metrics_file(
     assert metrics["grades"]["baselines"]["majority_class_accuracy"] == pytest.approx(0.5)  # two of four are 0
 
     boxes = evaluate_boxes(
-        truth.lesion_boxes_csv, outputs / "boxes.csv", heatmaps_dir=outputs / "heatmaps",
-        image_sizes=truth.image_sizes, random_draws=5,
+        truth.lesion_boxes_csv,
+        outputs / "boxes.csv",
+        heatmaps_dir=outputs / "heatmaps",
+        image_sizes=truth.image_sizes,
+        random_draws=5,
     )
     assert metrics["boxes"]["box_recall"] == pytest.approx(boxes["box_recall"]) == pytest.approx(0.5)
     assert metrics["boxes"]["random_baseline"]["box_recall"] == pytest.approx(boxes["random_baseline"]["box_recall"])
     assert metrics["boxes"]["max_box_accuracy_v2"] == pytest.approx(boxes["max_box_accuracy_v2"])
 
     pointing = evaluate_pointing(
-        truth.lesion_boxes_csv, outputs / "predictions.csv", outputs / "heatmaps", tolerance=0.0,
-        image_sizes=truth.image_sizes, lesion_position=truth.lesion_position.fractions,
+        truth.lesion_boxes_csv,
+        outputs / "predictions.csv",
+        outputs / "heatmaps",
+        tolerance=0.0,
+        image_sizes=truth.image_sizes,
+        lesion_position=truth.lesion_position.fractions,
     )
     ours = evaluate_outputs(outputs, truth, ["pointing"], out_dir=tmp_path / "tight", tolerance=0.0)["pointing"]
     assert ours["pointing_accuracy"] == pytest.approx(pointing["pointing_accuracy"]) == pytest.approx(0.5)
@@ -119,10 +127,10 @@ def test_multi_label_points_are_scored_per_class_and_labels_against_the_truth(tm
     ids = ["p1", "p2", "p3", "p4"]
     images = write_images(tmp_path / "images", ids)
     labels = {"p1": (1, 0), "p2": (0, 1), "p3": (0, 0), "p4": (1, 1)}
-    records = [{"id": identifier, "image": images[identifier], "label": np.array(labels[identifier])} for identifier in ids]
-    boxes = write_csv(
-        tmp_path / "boxes.csv", "image,label,x,y,w,h", ["p1,Mass,10,10,10,10", "p2,Nodule,30,5,6,6"]
-    )
+    records = [
+        {"id": identifier, "image": images[identifier], "label": np.array(labels[identifier])} for identifier in ids
+    ]
+    boxes = write_csv(tmp_path / "boxes.csv", "image,label,x,y,w,h", ["p1,Mass,10,10,10,10", "p2,Nodule,30,5,6,6"])
     truth = records_truth(records, tmp_path / "truth", label_names=["Mass", "Nodule"], lesion_boxes_csv=boxes)
     outputs = tmp_path / "outputs"
     scores = {"p1": (0.9, 0.2), "p2": (0.3, 0.8), "p3": (0.1, 0.1), "p4": (0.6, 0.4)}
@@ -168,7 +176,9 @@ def test_masks_of_the_evaluated_label_are_scored_and_other_labels_ignored(tmp_pa
         probabilities = np.clip(mask / 255.0 * 0.7 + rng.uniform(0, 0.4, SIZE), 0, 1).astype(np.float32)
         np.save(outputs / "masks" / f"{identifier}_MA.npy", probabilities)
         np.save(only_ma / f"{identifier}_MA.npy", probabilities)
-        Image.fromarray(((probabilities >= 0.5) * 255).astype(np.uint8)).save(outputs / "masks" / f"{identifier}_MA.png")
+        Image.fromarray(((probabilities >= 0.5) * 255).astype(np.uint8)).save(
+            outputs / "masks" / f"{identifier}_MA.png"
+        )
         np.save(outputs / "masks" / f"{identifier}_EX.npy", np.ones(SIZE, dtype=np.float32))
     records = [{"id": identifier, "image": images[identifier]} for identifier in ids]
     write_csv(outputs / "predictions.csv", "image,label,prob_0,prob_1", ["m1,1,0.2,0.8", "m2,1,0.1,0.9"])
@@ -231,7 +241,10 @@ def test_ablation_maps_are_scored_one_row_each_in_the_masks_section(tmp_path):
         assert rows[name]["froc_score"] == pytest.approx(reference["froc_score"])
     assert rows["good"]["average_precision"] > 0.9 > 0.1 > rows["blind"]["average_precision"]
     table = (outputs / "ablation.csv").read_text().splitlines()
-    assert table[0].startswith("map,average_precision") and [line.split(",")[0] for line in table[1:]] == ["good", "blind"]
+    assert table[0].startswith("map,average_precision") and [line.split(",")[0] for line in table[1:]] == [
+        "good",
+        "blind",
+    ]
     assert (outputs / "ablation_pr.png").is_file() and (outputs / "ablation.md").is_file()
     with pytest.raises(ValueError, match="no 'missing' map"):
         evaluate_outputs(outputs, truth, ["masks"], ablation_maps=["missing"])

@@ -42,11 +42,15 @@ def hgn_map(network, image):
 def test_maps_are_the_two_scales_their_fusion_and_the_prn_at_candidates_only(pipeline_inputs):
     image, fov = pipeline_inputs
     full_net, half_net, prn = tiny_hgn(1), tiny_hgn(2), tiny_prn(3)
-    pipeline = MASegmentationPipeline(full_net, half_net, prn, roi_size=ROI, prn_patch_size=PATCH, candidate_threshold=0.45)
+    pipeline = MASegmentationPipeline(
+        full_net, half_net, prn, roi_size=ROI, prn_patch_size=PATCH, candidate_threshold=0.45
+    )
     with torch.no_grad():
         maps = pipeline(image, fov)
         full = hgn_map(full_net, image)
-        half = F.interpolate(hgn_map(half_net, F.interpolate(image, scale_factor=0.5, mode="area")), size=(32, 48), mode="bilinear")
+        half = F.interpolate(
+            hgn_map(half_net, F.interpolate(image, scale_factor=0.5, mode="area")), size=(32, 48), mode="bilinear"
+        )
     assert set(maps) == {"hgn_1x", "hgn_05x", "fused", "final"}
     assert all(value.shape == (1, 1, 32, 48) for value in maps.values())
     torch.testing.assert_close(maps["hgn_1x"], full)
@@ -63,14 +67,29 @@ def test_maps_are_the_two_scales_their_fusion_and_the_prn_at_candidates_only(pip
 def test_ablation_maps_cover_every_row_of_the_paper_table(pipeline_inputs):
     image, fov = pipeline_inputs
     pipeline = MASegmentationPipeline(
-        tiny_hgn(1), tiny_hgn(2), tiny_prn(3), roi_size=ROI, prn_patch_size=PATCH, fusion="arithmetic",
-        candidate_threshold=0.45, cls_prn=tiny_prn(4), ablation_maps=True,
+        tiny_hgn(1),
+        tiny_hgn(2),
+        tiny_prn(3),
+        roi_size=ROI,
+        prn_patch_size=PATCH,
+        fusion="arithmetic",
+        candidate_threshold=0.45,
+        cls_prn=tiny_prn(4),
+        ablation_maps=True,
     )
     with torch.no_grad():
         maps = pipeline(image, fov)
     assert set(maps) == {
-        "hgn_1x", "hgn_05x", "fused", "final", "hgn_arithmetic", "hgn_geometric", "prn_arithmetic", "prn_geometric",
-        "cls_arithmetic", "cls_geometric",
+        "hgn_1x",
+        "hgn_05x",
+        "fused",
+        "final",
+        "hgn_arithmetic",
+        "hgn_geometric",
+        "prn_arithmetic",
+        "prn_geometric",
+        "cls_arithmetic",
+        "cls_geometric",
     }
     torch.testing.assert_close(maps["hgn_arithmetic"], (maps["hgn_1x"] + maps["hgn_05x"]) / 2)
     torch.testing.assert_close(maps["fused"], maps["hgn_arithmetic"])
@@ -83,8 +102,11 @@ def test_without_prn_the_fused_map_is_the_last_and_bad_options_are_named(pipelin
     with torch.no_grad():
         maps = MASegmentationPipeline(tiny_hgn(1), tiny_hgn(2), None, roi_size=ROI, prn_patch_size=PATCH)(image)
     assert set(maps) == {"hgn_1x", "hgn_05x", "fused"}
-    for options, field in (({"fusion": "median"}, "fusion"), ({"candidate_threshold": 1.0}, "candidate_threshold"),
-                           ({"prn_patch_size": 8}, "prn_patch_size")):
+    for options, field in (
+        ({"fusion": "median"}, "fusion"),
+        ({"candidate_threshold": 1.0}, "candidate_threshold"),
+        ({"prn_patch_size": 8}, "prn_patch_size"),
+    ):
         with pytest.raises(ValueError, match=field):
             MASegmentationPipeline(tiny_hgn(1), tiny_hgn(2), None, roi_size=ROI, **{"prn_patch_size": PATCH, **options})
     pipeline = MASegmentationPipeline(tiny_hgn(1), tiny_hgn(2), None, roi_size=ROI, prn_patch_size=PATCH)

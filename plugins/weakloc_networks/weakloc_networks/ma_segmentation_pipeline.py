@@ -79,7 +79,9 @@ class MASegmentationPipeline(nn.Module):
         if fusion not in FUSIONS:
             raise ValueError(f"MASegmentationPipeline: fusion must be one of {FUSIONS}, got {fusion!r}")
         if not 0.0 <= candidate_threshold < 1.0:
-            raise ValueError(f"MASegmentationPipeline: candidate_threshold must lie in [0, 1), got {candidate_threshold}")
+            raise ValueError(
+                f"MASegmentationPipeline: candidate_threshold must lie in [0, 1), got {candidate_threshold}"
+            )
         if prn_patch_size % 2 == 0:
             raise ValueError(f"MASegmentationPipeline: prn_patch_size must be odd, got {prn_patch_size}")
         self.hgn_full = hgn_full
@@ -100,7 +102,9 @@ class MASegmentationPipeline(nn.Module):
         logits = self.inferer(image, network)
         return torch.softmax(logits, dim=1)[:, 1:2]
 
-    def _refined(self, network: nn.Module, image: torch.Tensor, fused: torch.Tensor, fov: torch.Tensor | None) -> torch.Tensor:
+    def _refined(
+        self, network: nn.Module, image: torch.Tensor, fused: torch.Tensor, fov: torch.Tensor | None
+    ) -> torch.Tensor:
         """(B, 1, H, W): the refinement network's probability at the candidates of ``fused``, 0 elsewhere."""
         return refine_candidates(
             network,
@@ -141,7 +145,9 @@ class MASegmentationPipeline(nn.Module):
         half = F.interpolate(half, size=full.shape[-2:], mode="bilinear", align_corners=False)
         fusions = {name: fuse_maps(full, half, name) for name in FUSIONS}
         maps = {"hgn_1x": full, "hgn_05x": half, "fused": fusions[self.fusion]}
-        refiners = {name: network for name, network in (("prn", self.prn), ("cls", self.cls_prn)) if network is not None}
+        refiners = {
+            name: network for name, network in (("prn", self.prn), ("cls", self.cls_prn)) if network is not None
+        }
         if self.prn is not None:
             maps["final"] = self._refined(self.prn, image, maps["fused"], fov)
         if self.ablation_maps:

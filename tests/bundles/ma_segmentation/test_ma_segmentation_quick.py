@@ -22,8 +22,20 @@ MAPS = ("hgn_1x", "hgn_05x", "fused", "final")
 def quick_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ma_segmentation_quick")
     result = subprocess.run(
-        [sys.executable, "-m", "monai_weakloc.cli", "bundle", "run", "ma_segmentation", "--quick", "--bundle-root", str(root)],
-        capture_output=True, text=True, env={**os.environ, "WEAKLOC_CACHE_DIR": str(root / "cache")},
+        [
+            sys.executable,
+            "-m",
+            "monai_weakloc.cli",
+            "bundle",
+            "run",
+            "ma_segmentation",
+            "--quick",
+            "--bundle-root",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WEAKLOC_CACHE_DIR": str(root / "cache")},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"predictions, masks, points, heatmaps and overlays are in {root / 'outputs'}" in result.stdout

@@ -92,7 +92,8 @@ def write_overlay(
         field_of_view: (H, W) mask in pixels of the image, true (or > 0.5) inside (the retina, the breast,
             the body; :func:`~monai_weakloc.report.geometry.restore_field_of_view` brings the network
             input's back); no heat is drawn outside it, and the colour range is fitted inside it.
-        points: ``(x, y)`` points in pixels of the image, drawn as crosses.
+        points: ``(x, y)`` points in pixels of the image, drawn as crosses in a circle (a small lesion stays
+            visible inside the circle).
         point_labels: one text per point, or ``None``.
         point_scores: one score per point, or ``None``.
 
@@ -149,6 +150,7 @@ def write_overlay(
     for index, (px, py) in enumerate(points):
         draw.line((px - radius, py, px + radius, py), fill=colour, width=line_width)
         draw.line((px, py - radius, px, py + radius), fill=colour, width=line_width)
+        draw.ellipse((px - 2 * radius, py - 2 * radius, px + 2 * radius, py + 2 * radius), outline=colour, width=line_width)
         _caption(draw, (px + radius, py + line_width), point_labels, point_scores, index, colour, font)
     output = Path(path)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -65,3 +65,16 @@ def test_montage_errors_name_the_bad_region(tmp_path):
         write_montage([[np.zeros((4, 4))]], [], tmp_path / "m.png")
     with pytest.raises(ValueError, match="cluster 3"):
         cluster_montage_rows({3: [ClusterMember(0, 0, 0, (0, 0, 40, 4))]}, np.zeros((1, 16, 16)))
+
+
+def test_overlay_circles_each_point_so_a_tiny_lesion_stays_visible(tmp_path):
+    image = np.zeros((96, 96), dtype=np.float32)
+    path = write_overlay(image, np.zeros((8, 8), dtype=np.float32), tmp_path / "p.png", points=[(48.5, 48.5)], alpha=0.0)
+    with Image.open(path) as written:
+        pixels = np.asarray(written.convert("RGB")).astype(int)
+    green = (pixels[..., 1] > 150) & (pixels[..., 0] < 100)
+    rows, cols = np.nonzero(green)
+    distance = np.hypot(rows - 48.5, cols - 48.5)
+    assert green[48, 48] and distance.max() < 10  # the cross at the point, nothing far away
+    ring = distance > 4  # beyond the cross's arms: the circle, on every side
+    assert (rows[ring] < 45).any() and (rows[ring] > 52).any() and (cols[ring] < 45).any() and (cols[ring] > 52).any()

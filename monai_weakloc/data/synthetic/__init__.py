@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+from monai_weakloc.data.synthetic.cbis_ddsm import synthesize_cbis_ddsm
 from monai_weakloc.data.synthetic.chestxray14 import synthesize_chestxray14
 from monai_weakloc.data.synthetic.eyepacs import synthesize_eyepacs
 from monai_weakloc.data.synthetic.idrid import synthesize_idrid
@@ -31,4 +32,5 @@ __all__ = [
     "synthesize_chestxray14",
     "synthesize_tb_cxr",
     "synthesize_mias",
+    "synthesize_cbis_ddsm",
 ]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from monai_weakloc.data.synthetic.cbis_ddsm import synthesize_cbis_ddsm
 from monai_weakloc.data.synthetic.chestxray14 import synthesize_chestxray14
 from monai_weakloc.data.synthetic.eyepacs import synthesize_eyepacs
 from monai_weakloc.data.synthetic.idrid import synthesize_idrid
@@ -24,6 +25,7 @@ SYNTH_LAYOUTS: Mapping[str, Callable[..., Path]] = MappingProxyType(
         "chestxray14": synthesize_chestxray14,
         "tb_cxr": synthesize_tb_cxr,
         "mias": synthesize_mias,
+        "cbis_ddsm": synthesize_cbis_ddsm,
     }
 )
 """Layout name -> generator ``f(out_dir, *, num_images, seed, image_size) -> Path`` (read-only)."""
@@ -34,10 +36,10 @@ def synthesize(layout: str, out_dir: str | Path, *, num_images: int = 40, seed: 
 
     Args:
         layout: one of ``SYNTH_LAYOUTS``: ``eyepacs``, ``messidor``, ``idrid``, ``chestxray14``, ``tb_cxr``,
-            ``mias``.
+            ``mias``, ``cbis_ddsm``.
         out_dir: new or empty directory to write into (created if missing).
         num_images: number of images (EyePACS rounds up to an even number; IDRiD writes this many in
-            each of its two parts).
+            each of its two parts; CBIS-DDSM counts full mammograms, two views per case).
         seed: seed of ``numpy.random.default_rng``; the same arguments give byte-identical files.
         image_size: nominal image size in pixels (fundus widths vary around it; X-rays and mammograms
             are this wide).

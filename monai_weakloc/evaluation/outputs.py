@@ -274,49 +274,6 @@ def _masks_section(
     return metrics
 
 
-def _task_section(
-    task: str,
-    outputs: Path,
-    predictions: PredictionTable,
-    truth: EvaluationTruth,
-    folder: Path,
-    work_dir: Path,
-    num_classes: int | None,
-    num_boxes: int | None,
-    iom_threshold: float,
-    random_seed: int,
-    random_draws: int,
-    tolerance: float,
-    mask_label: str,
-    mask_threshold: float,
-    pooling: str,
-    froc_thresholds: str | Sequence[float],
-    detection_threshold: float,
-    ablation_maps: Sequence[str],
-) -> dict[str, Any]:
-    """The metrics of one task (the arguments of :func:`evaluate_outputs`)."""
-    if task == "grades":
-        return _grades_section(predictions, truth, folder, work_dir, num_classes)
-    if task == "labels":
-        return _labels_section(predictions, truth, folder, work_dir)
-    if task == "boxes":
-        return _boxes_section(outputs, truth, folder, num_boxes, iom_threshold, random_seed, random_draws)
-    if task == "pointing":
-        return _pointing_section(outputs, predictions, truth, folder, tolerance)
-    return _masks_section(
-        outputs,
-        truth,
-        folder,
-        work_dir,
-        mask_label,
-        mask_threshold,
-        pooling,
-        froc_thresholds,
-        detection_threshold,
-        ablation_maps,
-    )
-
-
 def evaluate_outputs(
     output_dir: str | Path,
     truth: EvaluationTruth,
@@ -389,29 +346,30 @@ def evaluate_outputs(
     metrics: dict[str, Any] = {"tasks": [task for task in EVALUATION_TASKS if task in tasks]}
     with tempfile.TemporaryDirectory(prefix="weakloc_evaluate_") as scratch:
         work_dir = Path(scratch)
+        sections = {
+            "grades": lambda: _grades_section(predictions, truth, folder, work_dir, num_classes),
+            "labels": lambda: _labels_section(predictions, truth, folder, work_dir),
+            "boxes": lambda: _boxes_section(
+                outputs, truth, folder, num_boxes, iom_threshold, random_seed, random_draws
+            ),
+            "pointing": lambda: _pointing_section(outputs, predictions, truth, folder, tolerance),
+            "masks": lambda: _masks_section(
+                outputs,
+                truth,
+                folder,
+                work_dir,
+                mask_label,
+                mask_threshold,
+                pooling,
+                froc_thresholds,
+                detection_threshold,
+                ablation_maps,
+            ),
+        }
         for task in metrics["tasks"]:
             logger.info("evaluating %s of %s", task, outputs)
             try:
-                metrics[task] = _task_section(
-                    task,
-                    outputs,
-                    predictions,
-                    truth,
-                    folder,
-                    work_dir,
-                    num_classes,
-                    num_boxes,
-                    iom_threshold,
-                    random_seed,
-                    random_draws,
-                    tolerance,
-                    mask_label,
-                    mask_threshold,
-                    pooling,
-                    froc_thresholds,
-                    detection_threshold,
-                    ablation_maps,
-                )
+                metrics[task] = sections[task]()
             except MissingTruthError as error:
                 if missing_truth == "raise":
                     raise

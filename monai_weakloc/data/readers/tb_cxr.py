@@ -38,7 +38,11 @@ def read_tb_cxr(root: str | Path, *, on_error: str = "raise", problems: ProblemL
     base = absolute_root(root)
     folder = base / IMAGE_FOLDER if (base / IMAGE_FOLDER).is_dir() else base
     images = index_files(folder, (".png",))
-    if not images:
+    broken_links = sorted(path for path in folder.glob("*") if path.suffix.lower() == ".png" and path.is_symlink()
+                          and not path.exists()) if folder.is_dir() else []
+    for link in broken_links:  # index_files lists files only: a link to a missing image would vanish unnoticed
+        log.report(link, None, "image file does not exist (a link to a missing file)")
+    if not images and not broken_links:
         log.report(folder, None, f"no PNG images found (looked in {IMAGE_FOLDER}/ and in the folder itself)")
         return []
     records = []

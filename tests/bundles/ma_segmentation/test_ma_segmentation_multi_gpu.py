@@ -72,13 +72,19 @@ def test_two_processes_train_three_stages_and_see_every_image_once_per_epoch(tmp
     monkeypatch.setenv("WEAKLOC_CACHE_DIR", str(tmp_path / "cache"))
     tiny = tmp_path / "tiny.json"
     tiny.write_text(json.dumps(TINY))
-    bundle_root = tmp_path / "run"
     files = config_files(tiny, CONFIGS / "multi_gpu_train.json")
-    # --tee 3 prefixes each output line with the local rank: [default0]: or [default1]:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--tee", "3",
-               "-m", "monai.bundle", "run", "training", "--config_file", repr(files), "--bundle_root", str(bundle_root)]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    for attempt in range(2):
+        bundle_root = tmp_path / f"run{attempt}"
+        # --tee 3 prefixes each output line with the local rank: [default0]: or [default1]:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--tee", "3",
+                   "-m", "monai.bundle", "run", "training", "--config_file", repr(files), "--bundle_root",
+                   str(bundle_root)]
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+        # seen once in many runs on a loaded machine: a rank aborts in gloo's teardown after every stage finished
+        # ("terminate called without an active exception"); that race is retried once, nothing else is
+        if done.returncode == 0 or "terminate called without an active exception" not in done.stdout + done.stderr:
+            break
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     single = ConfigParser()

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from checkpoint_checks import assert_every_file_is_whole, saved_iteration
 from monai_weakloc.engines.checkpoint import RESUME_FLAGS, latest_checkpoint
 
 REPO = Path(__file__).resolve().parents[3]
@@ -43,21 +44,6 @@ def training_command(tmp_path: Path, *options: str) -> list[str]:
     files = [str(CONFIGS / "train.json"), str(CONFIGS / "quick.json"), str(tiny)]
     return [sys.executable, "-m", "monai.bundle", "run", "training", "--config_file", repr(files),
             "--bundle_root", str(tmp_path / "run"), *options]
-
-
-def saved_iteration(path: Path | None) -> int:
-    return -1 if path is None else int(path.stem.split("_")[1])
-
-
-def assert_every_file_is_whole(ckpt_dir: Path) -> None:
-    for path in ckpt_dir.iterdir():
-        if path.name.startswith("."):
-            assert path.name.endswith(".tmp"), path.name  # a write the kill interrupted: never read
-        elif path.suffix == ".json":
-            json.loads(path.read_text())
-        else:
-            assert re.fullmatch(r"checkpoint_\d+\.pt|model\.pt", path.name), path.name
-            torch.load(path, weights_only=True)
 
 
 def fingerprint(folder: Path) -> dict[str, tuple[str, int]]:

@@ -1,0 +1,8 @@
+"""The bundle tests import their shared checks (``checkpoint_checks``) from this folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

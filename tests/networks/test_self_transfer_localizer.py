@@ -10,6 +10,7 @@ from weakloc_networks.self_transfer_localizer import SelfTransferLocalizer
 
 from monai_weakloc.localize import Localization
 from monai_weakloc.localize.field_of_view import inside_field_of_view
+from monai_weakloc.localize.map_geometry import MapGeometry
 from monai_weakloc.registry import REGISTRY
 
 IMAGE = {"image": torch.zeros(1, 1, 50, 50)}
@@ -93,6 +94,50 @@ def test_a_maximal_cell_whose_centre_lies_outside_gets_its_inside_pixel_nearest_
     torch.testing.assert_close(points.coordinates, torch.tensor([[16.5, 14.5]]))
     assert inside_field_of_view(points.coordinates, field_of_view[0, 0]).all()
     assert result.heatmaps["tb"][0, 1, 1].item() == pytest.approx(result.probabilities[0, 1].item())
+
+
+GEOMETRY = MapGeometry(first_centre=6.5, stride=9.0)
+"""Cells of the 5 x 5 maps centred at 6.5, 15.5, 24.5, 33.5, 42.5 input pixels (an unpadded stack's offset)."""
+
+
+def test_with_the_networks_geometry_the_point_sits_at_its_cells_receptive_field_centre():
+    result = SelfTransferLocalizer(["normal", "tb"], map_geometry=GEOMETRY)(two_class_pred(), IMAGE)
+    (points,) = result.points
+    torch.testing.assert_close(points.coordinates, torch.tensor([[15.5, 15.5]]))
+    heatmap = result.heatmaps["tb"]
+    probability = result.probabilities[0, 1].item()
+    # resampled onto the input: the maximum, the probability, at the centre pixel of cell (1, 1)
+    assert heatmap.shape == (1, 50, 50)
+    assert heatmap[0, 15, 15].item() == pytest.approx(probability, abs=1e-6)
+    assert int(heatmap[0].argmax()) == 15 * 50 + 15
+    (boxes,) = result.boxes
+    # half the maximum is reached 4.5 px either side of the centre (bilinear between cells 9 px apart)
+    torch.testing.assert_close(boxes.coordinates[0], torch.tensor([11.0, 11.0, 9.0, 9.0]))
+
+
+def test_with_the_networks_geometry_a_cell_is_inside_the_field_of_view_when_its_centre_is():
+    field_of_view = torch.ones(1, 1, 50, 50)
+    field_of_view[..., :16, :16] = 0.0  # the centre pixel (15, 15) of cell (1, 1) is outside
+    batch = {**IMAGE, "fov": field_of_view}
+    result = SelfTransferLocalizer(["normal", "tb"], map_geometry=GEOMETRY)(two_class_pred(), batch)
+    (points,) = result.points
+    torch.testing.assert_close(points.coordinates, torch.tensor([[33.5, 33.5]]))
+    heatmap = result.heatmaps["tb"][0]
+    assert heatmap[:16, :16].abs().sum() == 0.0
+    assert heatmap.max().item() == pytest.approx(result.probabilities[0, 1].item(), abs=1e-6)
+
+
+def test_the_networks_geometry_places_points_on_the_network_output():
+    torch.manual_seed(0)
+    network = SelfTransferNetwork(channels=(4, 8, 8, 8), sixth_conv=False, fc_channels=(8,), classifier_grid=1)
+    images = torch.rand(2, 1, 128, 128)
+    with torch.no_grad():
+        pred = network.eval()(images)
+    result = SelfTransferLocalizer(["normal", "tb"], map_geometry=network.map_geometry())(pred, {"image": images})
+    assert result.heatmaps["tb"].shape == (2, 128, 128)
+    for index, points in enumerate(result.points):
+        row, col = divmod(int(pred["maps"][index, 1].argmax()), pred["maps"].shape[-1])
+        torch.testing.assert_close(points.coordinates, torch.tensor([[17.5 + 16.0 * col, 17.5 + 16.0 * row]]))
 
 
 def test_multi_label_sigmoid_probabilities_and_one_map_and_point_per_label():

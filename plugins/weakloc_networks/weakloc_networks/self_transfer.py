@@ -18,6 +18,8 @@ from monai.networks.blocks import Convolution
 from monai.networks.layers.factories import Pool
 from torch import nn
 
+from monai_weakloc.localize.map_geometry import MapGeometry, map_geometry
+
 __all__ = ["POOLINGS", "SelfTransferNetwork"]
 
 POOLINGS: tuple[str, ...] = ("max", "avg")
@@ -125,6 +127,12 @@ class SelfTransferNetwork(nn.Module):
         for kernel, stride, padding in self.geometry:
             size = (size + 2 * padding - kernel) // stride + 1
         return size
+
+    def map_geometry(self) -> MapGeometry:
+        """Where the activation maps' cells sit on the input: cell ``i``'s receptive field is centred at
+        ``first_centre + stride * i`` input pixels (17.5 + 16 i without the sixth convolution, 17.5 + 32 i with
+        it), for any input size."""
+        return map_geometry(self.geometry)
 
     @torch.jit.unused
     def _check_type(self, x: torch.Tensor) -> None:

@@ -7,6 +7,9 @@ where the maximal response of that map, bilinearly resized to the image, falls. 
 of its maximal cell: the resized map peaks there too (within a pixel), except on a cell along the image border,
 where the resized map is flat from the cell's centre to the border and a first-in-row-major arg-max would sit on
 the border. Boxes come from the map resized to the network input, where the field of view is applied exactly.
+An even resize misplaces the cells of the paper's unpadded AlexNet stack (up to a cell at the far edge); given the
+network's :class:`~monai_weakloc.localize.map_geometry.MapGeometry`, the maps are resampled by their cells'
+receptive-field centres instead.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from monai_weakloc.localize.field_of_view import (
     field_of_view_on_grid,
     inside_field_of_view,
 )
+from monai_weakloc.localize.map_geometry import MapGeometry, cell_centres, resample_to_input
 from monai_weakloc.localize.region import Point, scale_point
 
 __all__ = ["SelfTransferLocalizer"]
@@ -69,6 +73,11 @@ class SelfTransferLocalizer:
         box_threshold: the fraction of a map's maximum at or above which a pixel belongs to a box, in (0, 1].
         field_of_view_key: the batch key of the field-of-view mask (B, 1, H, W), in network-input pixels.
         image_key: the batch key of the network input (B, C, H, W).
+        map_geometry: where the maps' cells sit on the input (the network's
+            :meth:`~weakloc_networks.self_transfer.SelfTransferNetwork.map_geometry`). Given, and with a batch,
+            the maps are first resampled onto the input's pixels by it (heatmaps (B, H, W)), a cell is inside the
+            field of view when its centre is, and a point sits at its cell's receptive-field centre; ``None``
+            spreads the maps evenly over the input (the paper's bilinear resize).
 
     Raises:
         TypeError: when ``class_names`` is not a sequence of strings.
@@ -84,6 +93,7 @@ class SelfTransferLocalizer:
         box_threshold: float = 0.5,
         field_of_view_key: str = "fov",
         image_key: str = "image",
+        map_geometry: MapGeometry | None = None,
     ) -> None:
         if isinstance(class_names, (str, bytes)) or not isinstance(class_names, Sequence):
             raise TypeError(f"SelfTransferLocalizer: class_names must be a sequence of names, got {class_names!r}")
@@ -113,6 +123,7 @@ class SelfTransferLocalizer:
         self.box_threshold = float(box_threshold)
         self.field_of_view_key = field_of_view_key
         self.image_key = image_key
+        self.map_geometry = map_geometry
 
     def __call__(self, pred: Mapping[str, torch.Tensor], batch: Mapping[str, Any] | None = None) -> Localization:
         """Args:
@@ -132,14 +143,28 @@ class SelfTransferLocalizer:
         logits, maps = self._outputs(pred)
         probabilities = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
         field_of_view = self._field_of_view(batch, maps.shape[0])
-        inside = None if field_of_view is None else field_of_view_on_grid(field_of_view, tuple(maps.shape[-2:]))
-        indices = range(len(self.class_names)) if self.multi_label else (self.positive_class,)
-        normalised = {self.class_names[k]: _normalised(maps[:, k], inside) for k in indices}
-        heatmaps = {name: normalised[name] * probabilities[:, k, None, None] for k, name in zip(indices, normalised)}
         input_size = self._input_size(batch, field_of_view)
+        grid_size = (int(maps.shape[-2]), int(maps.shape[-1]))
+        geometry = self.map_geometry if input_size is not None else None
+        indices = range(len(self.class_names)) if self.multi_label else (self.positive_class,)
+        names = [self.class_names[k] for k in indices]
+        on_input = None
+        if field_of_view is not None and input_size is not None:
+            on_input = field_of_view_on_grid(field_of_view, input_size)
+        if geometry is None:
+            inside = None if field_of_view is None else field_of_view_on_grid(field_of_view, grid_size)
+            normalised = {name: _normalised(maps[:, k], inside) for k, name in zip(indices, names)}
+            grid_maps = normalised
+        else:
+            inside = None if on_input is None else _cells_inside(on_input, geometry, grid_size)
+            aligned = resample_to_input(maps, input_size, geometry)
+            normalised = {name: _normalised(aligned[:, k], on_input) for k, name in zip(indices, names)}
+            grid_maps = {name: _normalised(maps[:, k], inside) for k, name in zip(indices, names)}
+        heatmaps = {name: normalised[name] * probabilities[:, k, None, None] for k, name in zip(indices, names)}
         points = boxes = None
         if input_size is not None:
-            points, boxes = self._points_and_boxes(normalised, probabilities, inside, field_of_view, input_size)
+            points = self._points(grid_maps, probabilities, inside, on_input, input_size, geometry)
+            boxes = self._boxes_per_image(normalised, probabilities, on_input, input_size)
         return Localization(
             probabilities=probabilities,
             probability_kind="multi_label" if self.multi_label else "single_label",
@@ -150,32 +175,45 @@ class SelfTransferLocalizer:
             overlay_map=next(iter(heatmaps.values())),
         )
 
-    def _points_and_boxes(
+    def _points(
+        self,
+        grid_maps: dict[str, torch.Tensor],
+        probabilities: torch.Tensor,
+        inside: torch.Tensor | None,
+        on_input: torch.Tensor | None,
+        input_size: tuple[int, int],
+        geometry: MapGeometry | None,
+    ) -> list[Detections]:
+        """Per image, one point per normalised (B, h, w) map on its grid (``inside``: (B, h, w) cells in the field
+        of view; ``on_input``: (B, H, W) the field of view on the input), in pixels of the (H, W) input."""
+        points: list[list[Detections]] = [[] for _ in range(probabilities.shape[0])]
+        for name, maps in grid_maps.items():
+            k = self.class_names.index(name)
+            grid = maps if inside is None else maps.masked_fill(~inside, OUTSIDE)
+            for index, found in enumerate(points):
+                image_field_of_view = None if on_input is None else on_input[index]
+                probability = probabilities[index, k]
+                found.append(_point(grid[index], image_field_of_view, input_size, name, probability, geometry))
+        return [_joined(found, 2) for found in points]
+
+    def _boxes_per_image(
         self,
         normalised: dict[str, torch.Tensor],
         probabilities: torch.Tensor,
-        inside: torch.Tensor | None,
-        field_of_view: torch.Tensor | None,
+        on_input: torch.Tensor | None,
         input_size: tuple[int, int],
-    ) -> tuple[list[Detections], list[Detections]]:
-        """Per image, the points and the boxes of every normalised (B, h, w) map (``inside``: (B, h, w) cells in
-        the field of view; ``field_of_view``: (B, H_f, W_f)), in pixels of the (H, W) input."""
-        batch_size = probabilities.shape[0]
-        on_input = None if field_of_view is None else field_of_view_on_grid(field_of_view, input_size)
-        points: list[list[Detections]] = [[] for _ in range(batch_size)]
-        boxes: list[list[Detections]] = [[] for _ in range(batch_size)]
+    ) -> list[Detections]:
+        """Per image, the boxes of every normalised (B, h, w) map resized to the (H, W) input (a map already
+        there is kept), bounded by the field of view ``on_input`` (B, H, W)."""
+        boxes: list[list[Detections]] = [[] for _ in range(probabilities.shape[0])]
         for name, maps in normalised.items():
             k = self.class_names.index(name)
-            grid = maps if inside is None else maps.masked_fill(~inside, OUTSIDE)
             resized = resize_heatmaps(maps, input_size)
             if on_input is not None:
                 resized = resized.masked_fill(~on_input, OUTSIDE)
-            for index in range(batch_size):
-                image_field_of_view = None if on_input is None else on_input[index]
-                probability = probabilities[index, k]
-                points[index].append(_point(grid[index], image_field_of_view, input_size, name, probability))
-                boxes[index].append(self._boxes(resized[index], name, probability))
-        return [_joined(found, 2) for found in points], [_joined(found, 4) for found in boxes]
+            for index, found in enumerate(boxes):
+                found.append(self._boxes(resized[index], name, probabilities[index, k]))
+        return [_joined(found, 4) for found in boxes]
 
     def _outputs(self, pred: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The localizer's logits (B, K) and maps (B, K, h, w), detached float32 on the CPU, checked."""
@@ -241,17 +279,24 @@ def _point(
     input_size: tuple[int, int],
     name: str,
     probability: torch.Tensor,
+    geometry: MapGeometry | None,
 ) -> Detections:
     """One image's point for one class, in pixels of the (H, W) input, scored by the class probability.
 
     The centre of the maximal cell of the normalised (h, w) ``grid_map`` (``OUTSIDE`` in cells outside the field
-    of view); where that centre lies outside the (H, W) ``field_of_view``, the centre of the cell's input pixel
-    inside it that is nearest to the cell's centre. None when no cell lies inside.
+    of view): by ``geometry`` when given, else with the map spread evenly over the input, and then, where that
+    centre lies outside the (H, W) ``field_of_view``, the centre of the cell's input pixel inside it that is
+    nearest to the cell's centre. None when no cell lies inside.
     """
     grid_size = (int(grid_map.shape[0]), int(grid_map.shape[1]))
     found = heatmap_to_points(grid_map, min_distance=max(grid_size), threshold=0.0, max_points=1)[0]
     coordinates = torch.zeros(0, 2)
-    if found:
+    if found and geometry is not None:
+        row, col = int(found[0].y), int(found[0].x)
+        x = cell_centres(geometry, grid_size[1], input_size[1])[col]
+        y = cell_centres(geometry, grid_size[0], input_size[0])[row]
+        coordinates = torch.tensor([[float(x), float(y)]])
+    elif found:
         cell = found[0]
         centre = scale_point(cell, grid_size, input_size)
         coordinates = torch.tensor([[centre.x, centre.y]])
@@ -259,6 +304,14 @@ def _point(
             coordinates = _nearest_inside_pixel(cell, grid_size, field_of_view)
     count = coordinates.shape[0]
     return Detections(coordinates.float(), [name] * count, probability.reshape(1).repeat(count))
+
+
+def _cells_inside(on_input: torch.Tensor, geometry: MapGeometry, grid_size: tuple[int, int]) -> torch.Tensor:
+    """(B, h, w) bool: the cells whose centre (by ``geometry``, clamped into the input) is a pixel of the (B, H, W)
+    field of view ``on_input``."""
+    rows = cell_centres(geometry, grid_size[0], on_input.shape[-2]).floor().long()
+    cols = cell_centres(geometry, grid_size[1], on_input.shape[-1]).floor().long()
+    return on_input[:, rows[:, None], cols[None, :]]
 
 
 def _nearest_inside_pixel(cell: Point, grid_size: tuple[int, int], field_of_view: torch.Tensor) -> torch.Tensor:

@@ -50,6 +50,9 @@ def test_quick_run_classifies_and_points_better_than_knowing_nothing(quick_run):
     assert metrics["tasks"] == ["grades", "boxes", "pointing"]
     assert metrics["grades"]["auc_mean"] >= 0.9
     pointing = metrics["pointing"]
-    # the maps' maxima land in a lesion box far more often than the image centre (which hits none here)
-    assert pointing["pointing_accuracy"] >= pointing["baselines"]["image_centre"]["pointing_accuracy"] + 0.3
+    # the issue's bar: the maps' maxima land in a lesion box at least 0.2 more often than the training split's most
+    # frequent lesion position (seeds 0, 1, 2: +0.28, +0.28, +0.22, the bundle README), and the image centre
+    baselines = pointing["baselines"]
+    assert pointing["pointing_accuracy"] >= baselines["most_frequent_lesion_position"]["pointing_accuracy"] + 0.2
+    assert pointing["pointing_accuracy"] >= baselines["image_centre"]["pointing_accuracy"] + 0.3
     assert metrics["boxes"]["box_recall"] > metrics["boxes"]["random_baseline"]["box_recall"]

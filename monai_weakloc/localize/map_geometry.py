@@ -84,7 +84,7 @@ def resample_to_input(maps: torch.Tensor, input_size: tuple[int, int], geometry:
         (B, K, H, W): the value at input pixel ``(y, x)`` interpolated at its centre, ``(y + 0.5 -
         first_centre) / stride`` cells along the rows (likewise along the columns).
     """
-    batch, channels, height, width = maps.shape
+    batch, _, height, width = maps.shape
     axes = []
     for cells, length in ((height, input_size[0]), (width, input_size[1])):
         position = (torch.arange(length, dtype=torch.float64) + 0.5 - geometry.first_centre) / geometry.stride

@@ -9,6 +9,7 @@ from weakloc_networks.ma_losses import AngularTripletLoss, HGNLoss, PatchCrossEn
 from weakloc_networks.ma_segmentation_localizer import MASegmentationLocalizer
 from weakloc_networks.ma_segmentation_pipeline import MASegmentationPipeline
 from weakloc_networks.patch_refinement import PatchRefinementLogits, PatchRefinementNetwork
+from weakloc_networks.saliency_crop import SaliencyCropNetwork
 from weakloc_networks.self_transfer import SelfTransferNetwork
 from weakloc_networks.self_transfer_localizer import SelfTransferLocalizer
 from weakloc_networks.self_transfer_loss import SelfTransferLoss
@@ -27,7 +28,8 @@ def register(registry: Registry) -> None:
     ``zoom_in_net_grader``; ``frrn`` (the microaneurysm method's hypothesis generation network),
     ``patch_refinement`` (its patch refinement network) and ``patch_refinement_logits`` (that network's logits
     alone, for the selective sampler's rescoring), ``ma_segmentation_pipeline`` (the two HGNs and the PRN over whole
-    images at inference); ``self_transfer`` (self-transfer learning's classifier and localizer on shared layers).
+    images at inference); ``self_transfer`` (self-transfer learning's classifier and localizer on shared layers);
+    ``saliency_crop`` (the saliency-crop method's residual classifier).
     Losses: ``zoom_in_net_loss``; ``hgn_loss``, ``angular_triplet``, ``prn_loss`` and ``patch_cross_entropy``
     (the microaneurysm method's); ``self_transfer_loss`` (the alpha-weighted classifier and localizer losses).
     Localizers: ``zoom_in_net``, ``ma_segmentation``, ``self_transfer``.
@@ -45,6 +47,7 @@ def register(registry: Registry) -> None:
     registry.register("network", "patch_refinement_logits", PatchRefinementLogits)
     registry.register("network", "ma_segmentation_pipeline", MASegmentationPipeline)
     registry.register("network", "self_transfer", SelfTransferNetwork)
+    registry.register("network", "saliency_crop", SaliencyCropNetwork)
     registry.register("loss", "zoom_in_net_loss", ZoomInNetLoss)
     registry.register("loss", "hgn_loss", HGNLoss)
     registry.register("loss", "angular_triplet", AngularTripletLoss)

@@ -27,6 +27,7 @@ from monai_weakloc.transforms.mean_image import (
     SubtractMeanImaged,
     compute_mean_image,
     load_mean_image,
+    save_mean_image,
 )
 
 __all__ = [
@@ -54,4 +55,5 @@ __all__ = [
     "SubtractMeanImaged",
     "compute_mean_image",
     "load_mean_image",
+    "save_mean_image",
 ]

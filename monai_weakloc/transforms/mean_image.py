@@ -1,12 +1,19 @@
-"""Mean-image subtraction, and the helper that computes a data set's mean image.
+"""Mean-image subtraction, and the helpers that compute, save and load a data set's mean image.
 
 MONAI normalises intensities per image or with scalar statistics (``NormalizeIntensity``); it has no
 transform that subtracts a per-pixel mean image, which is what :class:`SubtractMeanImage` adds. The
 mean image is resized to each input with MONAI's ``Resize`` when their sizes differ.
+
+The saliency-crop method's preprocessing (Grzeszczuk) subtracts the training set's mean image (computed once
+with :func:`compute_mean_image`, saved next to the model with :func:`save_mean_image`, read back at inference),
+then stretches each image's histogram so that its darkest pixel is 0 and its brightest 1. That stretch is
+MONAI's ``ScaleIntensity(d)`` with its defaults (``minv=0.0, maxv=1.0``, over the whole image; a flat image
+becomes 0), so no transform of ours does it.
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -19,40 +26,58 @@ from monai.utils import TransformBackends, convert_to_dst_type, convert_to_tenso
 from monai_weakloc.transforms.image_checks import check_channel_first_2d, image_source
 from monai_weakloc.transforms.load_2d import LoadImage2D
 
-__all__ = ["SubtractMeanImage", "SubtractMeanImaged", "compute_mean_image", "load_mean_image"]
+__all__ = ["SubtractMeanImage", "SubtractMeanImaged", "compute_mean_image", "load_mean_image", "save_mean_image"]
 
 MeanImageSource = np.ndarray | torch.Tensor | str | Path
 
+MEAN_IMAGE_SUFFIXES: tuple[str, ...] = (".npy", ".pt")
+"""File types of a saved mean image: a numpy array or a torch tensor."""
+
+
+def _read_mean_image_file(path: Path) -> np.ndarray | torch.Tensor:
+    """Read the array or tensor saved in ``path`` (see :data:`MEAN_IMAGE_SUFFIXES`)."""
+    if path.suffix.lower() not in MEAN_IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: a mean image file must be a .npy or .pt file")
+    if not path.is_file():
+        raise ValueError(f"{path}: mean image file does not exist")
+    try:
+        if path.suffix.lower() == ".npy":
+            return np.load(path, allow_pickle=False)
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path}: cannot read the mean image ({reason})") from err
+    if not isinstance(loaded, torch.Tensor):
+        raise TypeError(f"{path}: the file must hold one tensor, got {type(loaded).__name__}")
+    return loaded
+
 
 def load_mean_image(mean_image: MeanImageSource) -> torch.Tensor:
-    """Load a mean image given as an array or the path of a ``.npy`` file.
+    """Load a mean image given as an array or the path of a ``.npy`` or ``.pt`` file.
 
     Args:
-        mean_image: (C, H, W) or (H, W) array/tensor, or the path of a ``.npy`` file holding one.
+        mean_image: (C, H, W) or (H, W) array/tensor, or the path of a ``.npy`` (numpy) or ``.pt`` (one torch
+            tensor) file holding one.
 
     Returns:
-        (C, H, W) float32 tensor ((H, W) gains a channel).
+        (C, H, W) float32 tensor on the CPU ((H, W) gains a channel).
 
     Raises:
-        ValueError: naming the file, if it is missing, not ``.npy`` or unreadable, or if the array is not
+        ValueError: naming the file, if it is missing, of another type or unreadable, or if the array is not
             2D or 3D.
-        TypeError: for any other type.
+        TypeError: for any other type, or (naming the file) a ``.pt`` file that holds something else than a
+            tensor.
     """
     source = "mean image"
     if isinstance(mean_image, (str, Path)):
         path = Path(mean_image).expanduser()
         source = f"mean image file {path}"
-        if path.suffix.lower() != ".npy":
-            raise ValueError(f"{path}: a mean image file must be a .npy file")
-        if not path.is_file():
-            raise ValueError(f"{path}: mean image file does not exist")
-        try:
-            mean_image = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{path}: cannot read the mean image ({err})") from err
+        mean_image = _read_mean_image_file(path)
     if not isinstance(mean_image, (np.ndarray, torch.Tensor)):
-        raise TypeError(f"the mean image must be an array, a tensor or a .npy path, got {type(mean_image).__name__}")
-    mean = convert_to_tensor(mean_image, dtype=torch.float32, track_meta=False)
+        raise TypeError(
+            f"the mean image must be an array, a tensor or a .npy/.pt path, got {type(mean_image).__name__}"
+        )
+    mean = convert_to_tensor(mean_image, dtype=torch.float32, device="cpu", track_meta=False)
     if mean.ndim == 2:
         mean = mean[None]
     if mean.ndim != 3:
@@ -60,12 +85,39 @@ def load_mean_image(mean_image: MeanImageSource) -> torch.Tensor:
     return mean
 
 
+def save_mean_image(path: str | Path, mean: NdarrayOrTensor) -> Path:
+    """Save a mean image for :func:`load_mean_image`, as numpy (``.npy``) or torch (``.pt``) by the suffix.
+
+    Args:
+        path: the file to write (``.npy`` or ``.pt``); missing parent folders are created.
+        mean: (C, H, W) or (H, W) array/tensor.
+
+    Returns:
+        the path written.
+
+    Raises:
+        ValueError: naming the file, for another suffix or a mean that is not 2D or 3D.
+    """
+    path = Path(path).expanduser()
+    if path.suffix.lower() not in MEAN_IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: a mean image file must be a .npy or .pt file")
+    if mean.ndim not in (2, 3):
+        raise ValueError(f"{path}: the mean image must be (C, H, W) or (H, W), got shape {tuple(mean.shape)}")
+    tensor = convert_to_tensor(mean, dtype=torch.float32, device="cpu", track_meta=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".npy":
+        np.save(path, tensor.numpy())
+    else:
+        torch.save(tensor.clone(), path)
+    return path
+
+
 class SubtractMeanImage(Transform):
     """Subtract a per-pixel mean image: ``out = img - resize(mean, img's size)``.
 
     Args:
-        mean_image: (C, H, W) or (H, W) array/tensor, or the path of a ``.npy`` file holding one. A
-            one-channel mean is subtracted from every channel; otherwise C must match the image's.
+        mean_image: (C, H, W) or (H, W) array/tensor, or the path of a ``.npy`` or ``.pt`` file holding one.
+            A one-channel mean is subtracted from every channel; otherwise C must match the image's.
         resize_mode: interpolation of MONAI's ``Resize`` when the mean's size differs from the image's.
 
     Raises:
@@ -76,6 +128,7 @@ class SubtractMeanImage(Transform):
 
     def __init__(self, mean_image: MeanImageSource, resize_mode: str = "bilinear") -> None:
         self.mean_image = load_mean_image(mean_image)
+        self.mean_source = f"mean image {mean_image}" if isinstance(mean_image, (str, Path)) else "mean image"
         self.resize_mode = resize_mode
         self.resized_means: dict[tuple[int, int], torch.Tensor] = {}
 
@@ -112,7 +165,7 @@ class SubtractMeanImage(Transform):
         if mean_channels not in (1, img.shape[0]):
             raise ValueError(
                 f"SubtractMeanImage: {image_source(img)} has {img.shape[0]} channels, "
-                f"the mean image has {mean_channels}"
+                f"the {self.mean_source} has {mean_channels}"
             )
         img_t = convert_to_tensor(img, dtype=torch.float32, track_meta=False)
         subtracted = img_t - self.mean_for(tuple(img.shape[1:])).to(img_t.device)
@@ -153,19 +206,20 @@ def compute_mean_image(
     image_key: str = "image",
     load_mode: str = "rgb",
     resize_mode: str = "bilinear",
-) -> np.ndarray:
-    """Per-pixel mean of a set of images.
+) -> torch.Tensor:
+    """Per-pixel mean of a set of images, read one at a time (a running sum: they are never all held).
 
     Args:
-        images: (C, H, W) arrays/tensors, image file paths, or records (dicts) whose ``image_key`` holds
-            either; files are read with :class:`~monai_weakloc.transforms.load_2d.LoadImage2D`.
+        images: an iterable (a list, a generator, a MONAI ``Dataset``) of (C, H, W) arrays/tensors, image file
+            paths, or records (dicts) whose ``image_key`` holds either; files are read with
+            :class:`~monai_weakloc.transforms.load_2d.LoadImage2D`.
         spatial_size: (H, W) every image is resized to first; ``None`` requires all images to share a size.
         image_key: the key of the image in a record.
         load_mode: ``mode`` of ``LoadImage2D`` for files (``"rgb"``, ``"gray"``, ``"keep"``).
         resize_mode: interpolation of MONAI's ``Resize``.
 
     Returns:
-        (C, H, W) float32 array, accumulated in float64; save it with ``np.save`` for
+        (C, H, W) float32 tensor on the CPU, accumulated in float64; save it with :func:`save_mean_image` for
         :class:`SubtractMeanImage`.
 
     Raises:
@@ -183,7 +237,7 @@ def compute_mean_image(
             item = item[image_key]
         img = loader(item) if isinstance(item, (str, Path)) else item
         check_channel_first_2d(img, f"compute_mean_image (image {index})")
-        img_t = convert_to_tensor(img, dtype=torch.float32, track_meta=False)
+        img_t = convert_to_tensor(img, dtype=torch.float32, device="cpu", track_meta=False)
         if resize is not None:
             img_t = convert_to_tensor(resize(img_t), track_meta=False)
         if total is None:
@@ -198,4 +252,4 @@ def compute_mean_image(
         count += 1
     if total is None:
         raise ValueError("compute_mean_image: no images given")
-    return (total / count).to(torch.float32).numpy()
+    return (total / count).to(torch.float32)

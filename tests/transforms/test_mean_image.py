@@ -1,4 +1,4 @@
-"""SubtractMeanImage(d) and compute_mean_image: values, resizing, .npy files, errors."""
+"""SubtractMeanImage(d), compute_mean_image, save/load_mean_image: values, resizing, .npy/.pt files, errors."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from monai.data import MetaTensor
+from monai.data import Dataset, MetaTensor
+from monai.transforms import ScaleIntensityd
 from PIL import Image
 
-from monai_weakloc.transforms import SubtractMeanImage, SubtractMeanImaged, compute_mean_image
+from monai_weakloc.transforms import (
+    SubtractMeanImage,
+    SubtractMeanImaged,
+    compute_mean_image,
+    load_mean_image,
+    save_mean_image,
+)
 
 
 def test_subtracts_per_channel_mean_of_same_size() -> None:
@@ -44,7 +51,7 @@ def test_bad_mean_files_and_channel_mismatch_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="missing.npy: mean image file does not exist"):
         SubtractMeanImage(tmp_path / "missing.npy")
     (tmp_path / "mean.txt").write_text("1 2 3")
-    with pytest.raises(ValueError, match=r"mean.txt: a mean image file must be a \.npy file"):
+    with pytest.raises(ValueError, match=r"mean.txt: a mean image file must be a \.npy or \.pt file"):
         SubtractMeanImage(tmp_path / "mean.txt")
     (tmp_path / "broken.npy").write_bytes(b"not numpy")
     with pytest.raises(ValueError, match="broken.npy: cannot read"):
@@ -63,9 +70,9 @@ def test_compute_mean_image_of_arrays_and_records_with_files(tmp_path: Path) -> 
         Image.fromarray(np.full((8, 12, 3), value, np.uint8)).save(path)
         records.append({"image": str(path), "label": index})
     mean = compute_mean_image(records, spatial_size=(4, 6))
-    assert mean.dtype == np.float32 and mean.shape == (3, 4, 6)
+    assert isinstance(mean, torch.Tensor) and mean.dtype == torch.float32 and mean.shape == (3, 4, 6)
     np.testing.assert_allclose(mean, 30.0, atol=1e-4)
-    np.save(tmp_path / "mean.npy", mean)
+    save_mean_image(tmp_path / "mean.npy", mean)
     out = SubtractMeanImage(tmp_path / "mean.npy")(np.full((3, 8, 12), 30.0, np.float32))
     np.testing.assert_allclose(out, 0.0, atol=1e-4)
 
@@ -79,3 +86,64 @@ def test_compute_mean_image_rejects_mixed_sizes_and_bad_records(tmp_path: Path) 
         compute_mean_image([{"img": path}])
     with pytest.raises(ValueError, match="no images"):
         compute_mean_image([])
+
+
+def test_compute_mean_image_streams_a_dataset_of_mixed_sizes_resized_to_one():
+    records = [
+        {"image": torch.full((3, 8 * scale, 12 * scale), float(value))} for scale, value in ((1, 2), (2, 4), (3, 9))
+    ]
+    seen = []
+
+    def one_at_a_time():
+        for record in records:
+            seen.append(len(seen))
+            yield record
+
+    mean = compute_mean_image(one_at_a_time(), spatial_size=(8, 12))
+    assert seen == [0, 1, 2] and mean.shape == (3, 8, 12)
+    torch.testing.assert_close(mean, torch.full((3, 8, 12), 5.0))
+    torch.testing.assert_close(compute_mean_image(Dataset(records), spatial_size=(8, 12)), mean)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".pt"])
+def test_saved_mean_image_loads_back_equal_and_feeds_the_subtraction(tmp_path: Path, suffix: str) -> None:
+    mean = torch.rand(3, 5, 7)
+    path = save_mean_image(tmp_path / "model" / f"mean{suffix}", mean)
+    assert path.is_file()
+    torch.testing.assert_close(load_mean_image(path), mean)
+    torch.testing.assert_close(load_mean_image(str(path)), mean)
+    img = torch.rand(3, 5, 7)
+    out = SubtractMeanImaged(keys="image", mean_image=path)({"image": img})["image"]
+    torch.testing.assert_close(out, img - mean)
+
+
+def test_bad_pt_files_and_mean_file_channel_mismatch_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="missing.pt: mean image file does not exist"):
+        load_mean_image(tmp_path / "missing.pt")
+    (tmp_path / "broken.pt").write_bytes(b"not torch")
+    with pytest.raises(ValueError, match="broken.pt: cannot read the mean image"):
+        load_mean_image(tmp_path / "broken.pt")
+    torch.save({"mean": torch.zeros(3, 4, 4)}, tmp_path / "dict.pt")
+    with pytest.raises(TypeError, match="dict.pt: the file must hold one tensor, got dict"):
+        load_mean_image(tmp_path / "dict.pt")
+    save_mean_image(tmp_path / "gray.pt", torch.zeros(2, 4, 4))
+    subtract = SubtractMeanImage(tmp_path / "gray.pt")
+    with pytest.raises(ValueError, match=r"'rgb.png' has 3 channels, the mean image .*gray.pt has 2"):
+        subtract(MetaTensor(torch.zeros(3, 4, 4), meta={"filename_or_obj": "rgb.png"}))
+    with pytest.raises(ValueError, match=r"mean.png: a mean image file must be a \.npy or \.pt file"):
+        save_mean_image(tmp_path / "mean.png", torch.zeros(3, 4, 4))
+    with pytest.raises(ValueError, match=r"mean.npy: the mean image must be \(C, H, W\) or \(H, W\)"):
+        save_mean_image(tmp_path / "mean.npy", torch.zeros(1, 3, 4, 4))
+
+
+def test_mean_subtraction_then_monai_scale_intensity_is_the_papers_histogram_stretch() -> None:
+    preprocess = [SubtractMeanImaged(keys="image", mean_image=torch.full((3, 4, 4), 100.0)), ScaleIntensityd("image")]
+    data = {"image": torch.linspace(50.0, 200.0, 48).reshape(3, 4, 4)}
+    for transform in preprocess:
+        data = transform(data)
+    assert data["image"].min() == 0.0 and data["image"].max() == 1.0
+    torch.testing.assert_close(data["image"].flatten(), torch.linspace(0.0, 1.0, 48))
+    flat = {"image": torch.full((3, 4, 4), 100.0)}
+    for transform in preprocess:
+        flat = transform(flat)
+    assert torch.count_nonzero(flat["image"]) == 0

@@ -8,6 +8,9 @@ from weakloc_networks.inception_resnet import InceptionResNet
 from weakloc_networks.ma_losses import AngularTripletLoss, HGNLoss, PatchCrossEntropy, PRNLoss
 from weakloc_networks.ma_segmentation_localizer import MASegmentationLocalizer
 from weakloc_networks.ma_segmentation_pipeline import MASegmentationPipeline
+from weakloc_networks.multi_attention import MultiAttentionNetwork
+from weakloc_networks.multi_attention_localizer import MultiAttentionLocalizer
+from weakloc_networks.multi_label_loss import MultiLabelMapLoss
 from weakloc_networks.patch_refinement import PatchRefinementLogits, PatchRefinementNetwork
 from weakloc_networks.saliency_crop import SaliencyCropNetwork
 from weakloc_networks.self_transfer import SelfTransferNetwork
@@ -29,10 +32,12 @@ def register(registry: Registry) -> None:
     ``patch_refinement`` (its patch refinement network) and ``patch_refinement_logits`` (that network's logits
     alone, for the selective sampler's rescoring), ``ma_segmentation_pipeline`` (the two HGNs and the PRN over whole
     images at inference); ``self_transfer`` (self-transfer learning's classifier and localizer on shared layers);
-    ``saliency_crop`` (the saliency-crop method's residual classifier).
+    ``saliency_crop`` (the saliency-crop method's residual classifier); ``multi_attention`` (SE-ResNet with space
+    attention and per-label maps).
     Losses: ``zoom_in_net_loss``; ``hgn_loss``, ``angular_triplet``, ``prn_loss`` and ``patch_cross_entropy``
-    (the microaneurysm method's); ``self_transfer_loss`` (the alpha-weighted classifier and localizer losses).
-    Localizers: ``zoom_in_net``, ``ma_segmentation``, ``self_transfer``.
+    (the microaneurysm method's); ``self_transfer_loss`` (the alpha-weighted classifier and localizer losses);
+    ``multi_attention_loss`` (binary cross-entropy on the logits of a network returning a dict).
+    Localizers: ``zoom_in_net``, ``ma_segmentation``, ``self_transfer``, ``multi_attention``.
 
     Args:
         registry: the host registry to fill.
@@ -47,6 +52,7 @@ def register(registry: Registry) -> None:
     registry.register("network", "patch_refinement_logits", PatchRefinementLogits)
     registry.register("network", "ma_segmentation_pipeline", MASegmentationPipeline)
     registry.register("network", "self_transfer", SelfTransferNetwork)
+    registry.register("network", "multi_attention", MultiAttentionNetwork)
     registry.register("network", "saliency_crop", SaliencyCropNetwork)
     registry.register("loss", "zoom_in_net_loss", ZoomInNetLoss)
     registry.register("loss", "hgn_loss", HGNLoss)
@@ -54,6 +60,8 @@ def register(registry: Registry) -> None:
     registry.register("loss", "prn_loss", PRNLoss)
     registry.register("loss", "patch_cross_entropy", PatchCrossEntropy)
     registry.register("loss", "self_transfer_loss", SelfTransferLoss)
+    registry.register("loss", "multi_attention_loss", MultiLabelMapLoss)
     registry.register("localizer", "zoom_in_net", ZoomInNetLocalizer)
     registry.register("localizer", "ma_segmentation", MASegmentationLocalizer)
     registry.register("localizer", "self_transfer", SelfTransferLocalizer)
+    registry.register("localizer", "multi_attention", MultiAttentionLocalizer)

@@ -14,32 +14,25 @@ receptive-field centres instead.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
-from monai_weakloc.localize import (
-    Detections,
-    Localization,
-    heatmap_to_boxes,
-    heatmap_to_points,
-    resize_heatmaps,
+from monai_weakloc.localize import Detections, Localization, heatmap_to_boxes, resize_heatmaps
+from monai_weakloc.localize.field_of_view import field_of_view_on_grid
+from monai_weakloc.localize.map_geometry import MapGeometry, resample_to_input
+from weakloc_networks.map_localization import (
+    OUTSIDE,
+    batch_field_of_view,
+    batch_input_size,
+    cells_inside,
+    joined_detections,
+    label_points,
+    normalised_maps,
 )
-from monai_weakloc.localize.field_of_view import (
-    field_of_view_batch,
-    field_of_view_on_grid,
-    inside_field_of_view,
-)
-from monai_weakloc.localize.map_geometry import MapGeometry, cell_centres, resample_to_input
-from monai_weakloc.localize.region import Point, scale_point
 
 __all__ = ["SelfTransferLocalizer"]
-
-OUTSIDE = -1.0
-"""The value of normalised maps (on their grid and resized) outside the field of view: below every value inside,
-so that no maximum, point or box lies there."""
 
 
 class SelfTransferLocalizer:
@@ -142,8 +135,10 @@ class SelfTransferLocalizer:
         """
         logits, maps = self._outputs(pred)
         probabilities = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
-        field_of_view = self._field_of_view(batch, maps.shape[0])
-        input_size = self._input_size(batch, field_of_view)
+        field_of_view = batch_field_of_view(batch, self.field_of_view_key, maps.shape[0])
+        input_size = batch_input_size(
+            batch, self.image_key, self.field_of_view_key, field_of_view, "SelfTransferLocalizer"
+        )
         grid_size = (int(maps.shape[-2]), int(maps.shape[-1]))
         geometry = self.map_geometry if input_size is not None else None
         indices = range(len(self.class_names)) if self.multi_label else (self.positive_class,)
@@ -153,17 +148,17 @@ class SelfTransferLocalizer:
             on_input = field_of_view_on_grid(field_of_view, input_size)
         if geometry is None:
             inside = None if field_of_view is None else field_of_view_on_grid(field_of_view, grid_size)
-            normalised = {name: _normalised(maps[:, k], inside) for k, name in zip(indices, names)}
+            normalised = {name: normalised_maps(maps[:, k], inside) for k, name in zip(indices, names)}
             grid_maps = normalised
         else:
-            inside = None if on_input is None else _cells_inside(on_input, geometry, grid_size)
+            inside = None if on_input is None else cells_inside(on_input, geometry, grid_size)
             aligned = resample_to_input(maps, input_size, geometry)
-            normalised = {name: _normalised(aligned[:, k], on_input) for k, name in zip(indices, names)}
-            grid_maps = {name: _normalised(maps[:, k], inside) for k, name in zip(indices, names)}
+            normalised = {name: normalised_maps(aligned[:, k], on_input) for k, name in zip(indices, names)}
+            grid_maps = {name: normalised_maps(maps[:, k], inside) for k, name in zip(indices, names)}
         heatmaps = {name: normalised[name] * probabilities[:, k, None, None] for k, name in zip(indices, names)}
         points = boxes = None
         if input_size is not None:
-            points = self._points(grid_maps, probabilities, inside, on_input, input_size, geometry)
+            points = label_points(grid_maps, self.class_names, probabilities, inside, on_input, input_size, geometry)
             boxes = self._boxes_per_image(normalised, probabilities, on_input, input_size)
         return Localization(
             probabilities=probabilities,
@@ -174,27 +169,6 @@ class SelfTransferLocalizer:
             points=points,
             overlay_map=next(iter(heatmaps.values())),
         )
-
-    def _points(
-        self,
-        grid_maps: dict[str, torch.Tensor],
-        probabilities: torch.Tensor,
-        inside: torch.Tensor | None,
-        on_input: torch.Tensor | None,
-        input_size: tuple[int, int],
-        geometry: MapGeometry | None,
-    ) -> list[Detections]:
-        """Per image, one point per normalised (B, h, w) map on its grid (``inside``: (B, h, w) cells in the field
-        of view; ``on_input``: (B, H, W) the field of view on the input), in pixels of the (H, W) input."""
-        points: list[list[Detections]] = [[] for _ in range(probabilities.shape[0])]
-        for name, maps in grid_maps.items():
-            k = self.class_names.index(name)
-            grid = maps if inside is None else maps.masked_fill(~inside, OUTSIDE)
-            for index, found in enumerate(points):
-                image_field_of_view = None if on_input is None else on_input[index]
-                probability = probabilities[index, k]
-                found.append(_point(grid[index], image_field_of_view, input_size, name, probability, geometry))
-        return [_joined(found, 2) for found in points]
 
     def _boxes_per_image(
         self,
@@ -213,7 +187,7 @@ class SelfTransferLocalizer:
                 resized = resized.masked_fill(~on_input, OUTSIDE)
             for index, found in enumerate(boxes):
                 found.append(self._boxes(resized[index], name, probabilities[index, k]))
-        return [_joined(found, 4) for found in boxes]
+        return [joined_detections(found, 4) for found in boxes]
 
     def _outputs(self, pred: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The localizer's logits (B, K) and maps (B, K, h, w), detached float32 on the CPU, checked."""
@@ -238,29 +212,6 @@ class SelfTransferLocalizer:
             )
         return logits, maps
 
-    def _field_of_view(self, batch: Mapping[str, Any] | None, batch_size: int) -> torch.Tensor | None:
-        """The batch's field of view (B, H, W) bool on the CPU; ``None`` without one."""
-        masks = batch.get(self.field_of_view_key) if isinstance(batch, Mapping) else None
-        if masks is None:
-            return None
-        return field_of_view_batch(masks, batch_size).cpu()
-
-    def _input_size(
-        self, batch: Mapping[str, Any] | None, field_of_view: torch.Tensor | None
-    ) -> tuple[int, int] | None:
-        """(H, W) of the network input; ``None`` without a batch."""
-        if batch is None:
-            return None
-        image = batch.get(self.image_key) if isinstance(batch, Mapping) else None
-        if image is not None:
-            return int(image.shape[-2]), int(image.shape[-1])
-        if field_of_view is not None:
-            return int(field_of_view.shape[-2]), int(field_of_view.shape[-1])
-        raise ValueError(
-            f"SelfTransferLocalizer: the batch has neither {self.image_key!r} nor {self.field_of_view_key!r} to give "
-            "the input size of the points and boxes"
-        )
-
     def _boxes(self, image_map: torch.Tensor, name: str, probability: torch.Tensor) -> Detections:
         """Boxes of one resized normalised (H, W) map at ``box_threshold`` of its maximum, scored by the heatmap
         (the map times the class probability)."""
@@ -271,85 +222,3 @@ class SelfTransferLocalizer:
         ).reshape(-1, 4)
         scores = torch.tensor([region.score for region in regions], dtype=torch.float32) * probability
         return Detections(coordinates, [name] * len(regions), scores)
-
-
-def _point(
-    grid_map: torch.Tensor,
-    field_of_view: torch.Tensor | None,
-    input_size: tuple[int, int],
-    name: str,
-    probability: torch.Tensor,
-    geometry: MapGeometry | None,
-) -> Detections:
-    """One image's point for one class, in pixels of the (H, W) input, scored by the class probability.
-
-    The centre of the maximal cell of the normalised (h, w) ``grid_map`` (``OUTSIDE`` in cells outside the field
-    of view): by ``geometry`` when given, else with the map spread evenly over the input, and then, where that
-    centre lies outside the (H, W) ``field_of_view``, the centre of the cell's input pixel inside it that is
-    nearest to the cell's centre. None when no cell lies inside.
-    """
-    grid_size = (int(grid_map.shape[0]), int(grid_map.shape[1]))
-    found = heatmap_to_points(grid_map, min_distance=max(grid_size), threshold=0.0, max_points=1)[0]
-    coordinates = torch.zeros(0, 2)
-    if found and geometry is not None:
-        row, col = int(found[0].y), int(found[0].x)
-        x = cell_centres(geometry, grid_size[1], input_size[1])[col]
-        y = cell_centres(geometry, grid_size[0], input_size[0])[row]
-        coordinates = torch.tensor([[float(x), float(y)]])
-    elif found:
-        cell = found[0]
-        centre = scale_point(cell, grid_size, input_size)
-        coordinates = torch.tensor([[centre.x, centre.y]])
-        if field_of_view is not None and not inside_field_of_view(coordinates, field_of_view)[0]:
-            coordinates = _nearest_inside_pixel(cell, grid_size, field_of_view)
-    count = coordinates.shape[0]
-    return Detections(coordinates.float(), [name] * count, probability.reshape(1).repeat(count))
-
-
-def _cells_inside(on_input: torch.Tensor, geometry: MapGeometry, grid_size: tuple[int, int]) -> torch.Tensor:
-    """(B, h, w) bool: the cells whose centre (by ``geometry``, clamped into the input) is a pixel of the (B, H, W)
-    field of view ``on_input``."""
-    rows = cell_centres(geometry, grid_size[0], on_input.shape[-2]).floor().long()
-    cols = cell_centres(geometry, grid_size[1], on_input.shape[-1]).floor().long()
-    return on_input[:, rows[:, None], cols[None, :]]
-
-
-def _nearest_inside_pixel(cell: Point, grid_size: tuple[int, int], field_of_view: torch.Tensor) -> torch.Tensor:
-    """(1, 2): the centre of the (H, W) ``field_of_view``'s inside pixel nearest to the centre of ``cell`` (given
-    at ``i + 0.5`` on the grid) among the pixels the cell overlaps (at least one of them is inside, by the grid
-    rule of :func:`~monai_weakloc.localize.field_of_view.field_of_view_on_grid`); the first in row-major order on
-    ties."""
-    height, width = field_of_view.shape
-    row_scale, col_scale = height / grid_size[0], width / grid_size[1]
-    row, col = int(cell.y), int(cell.x)
-    rows = torch.arange(math.floor(row * row_scale), math.ceil((row + 1) * row_scale))
-    cols = torch.arange(math.floor(col * col_scale), math.ceil((col + 1) * col_scale))
-    centre_y, centre_x = cell.y * row_scale, cell.x * col_scale
-    distances = ((rows[:, None] + 0.5 - centre_y) ** 2 + (cols[None, :] + 0.5 - centre_x) ** 2).double()
-    distances = distances.masked_fill(~field_of_view[rows[:, None], cols[None, :]], math.inf)
-    nearest = int(distances.flatten().argmin())
-    return torch.tensor([[cols[nearest % cols.numel()] + 0.5, rows[nearest // cols.numel()] + 0.5]])
-
-
-def _normalised(maps: torch.Tensor, inside: torch.Tensor | None) -> torch.Tensor:
-    """Min-max normalise (B, h, w) maps per image to [0, 1] over the cells ``inside`` ((B, h, w) bool, or
-    ``None`` for all), 0 outside them; a flat map (or one with no cell inside) becomes 0."""
-    if inside is None:
-        inside = torch.ones_like(maps, dtype=torch.bool)
-    low = maps.masked_fill(~inside, torch.inf).amin(dim=(1, 2), keepdim=True)
-    high = maps.masked_fill(~inside, -torch.inf).amax(dim=(1, 2), keepdim=True)
-    span = high - low
-    flat = ~(span > 0)
-    scaled = (maps - low.masked_fill(flat, 0.0)) / span.masked_fill(flat, 1.0)
-    return scaled.masked_fill(flat | ~inside, 0.0)
-
-
-def _joined(found: list[Detections], width: int) -> Detections:
-    """The detections of one image's heatmaps as one :class:`Detections`."""
-    if not found:
-        return Detections.empty(width)
-    return Detections(
-        coordinates=torch.cat([detections.coordinates for detections in found]),
-        labels=[label for detections in found for label in detections.labels],
-        scores=torch.cat([detections.scores.reshape(-1) for detections in found]),
-    )

@@ -13,7 +13,8 @@ The folder holds what a bundle's inference (or another toolkit) wrote by ``docs/
   with average false positives, MaxBoxAcc of the heatmaps;
 - ``pointing``: STL localization AP and pointing accuracy of the heatmaps' maxima (or of ``points.csv``, where
   the folder has no heatmap), beside the image-centre and most-frequent-lesion-position baselines; for
-  multi-label predictions once per class with lesion boxes;
+  multi-label predictions once per class with lesion boxes, and ``pooled`` over every (image, label) pair with a
+  box (total hits over total pairs, the method and each baseline alike);
 - ``masks``: ``masks/<image>_<label>`` probabilities against the truth masks: pixel PR pooled and per image
   beside the no-skill level, lesion FROC at both sets of operating points.
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ from monai_weakloc.evaluation.output_tables import (
     read_prediction_table,
     score_table,
 )
-from monai_weakloc.evaluation.pointing import evaluate_pointing
+from monai_weakloc.evaluation.pointing import POINTING_BASELINES, evaluate_pointing
 from monai_weakloc.evaluation.results import write_metrics_json
 from monai_weakloc.evaluation.tables import image_id, read_box_table, read_grade_table, read_label_truth
 from monai_weakloc.evaluation.truth import EvaluationTruth
@@ -214,7 +215,30 @@ def _pointing_section(
         "classes": per_class,
         "mean_pointing_accuracy": float(np.mean([values["pointing_accuracy"] for values in per_class.values()])),
         "mean_localization_ap": float(np.nanmean([values["localization_ap"] for values in per_class.values()])),
+        "pooled": _pooled_pointing(per_class),
     }
+
+
+def _pooled_pointing(per_class: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Pointing accuracy over every (image, label) pair with a box: total hits over total pairs, for the method
+    and each baseline (``{"missing": ...}`` where a class lacks that baseline)."""
+    pairs = sum(values["num_positive_images"] for values in per_class.values())
+    pooled: dict[str, Any] = {
+        "num_pairs": pairs,
+        "num_correct_points": sum(values["num_correct_points"] for values in per_class.values()),
+    }
+    pooled["pointing_accuracy"] = pooled["num_correct_points"] / pairs if pairs else float("nan")
+    baselines: dict[str, Any] = {}
+    for name in POINTING_BASELINES:
+        sections = [values["baselines"].get(name, {}) for values in per_class.values()]
+        missing = [section["missing"] for section in sections if "num_correct_points" not in section]
+        if missing:
+            baselines[name] = {"missing": missing[0]}
+            continue
+        hits = sum(section["num_correct_points"] for section in sections)
+        baselines[name] = {"num_correct_points": hits, "pointing_accuracy": hits / pairs if pairs else float("nan")}
+    pooled["baselines"] = baselines
+    return pooled
 
 
 def _label_masks(masks_dir: Path, image_ids: Sequence[str] | None, mask_label: str, work_dir: Path) -> Path:

@@ -149,6 +149,12 @@ def test_multi_label_points_are_scored_per_class_and_labels_against_the_truth(tm
     # the negatives of a class are the images whose label truth says it is absent: p2, p3 for Mass (p4 has it)
     assert mass["num_positive_images"] == 1 and mass["num_negative_images"] == 2
     assert metrics["pointing"]["mean_pointing_accuracy"] == pytest.approx(0.5)
+    # pooled over the (image, label) pairs with a box: 1 hit of 2 pairs; the baselines pooled the same way
+    pooled = metrics["pointing"]["pooled"]
+    assert pooled["num_pairs"] == 2 and pooled["num_correct_points"] == 1 and pooled["pointing_accuracy"] == 0.5
+    centre_hits = sum(c["baselines"]["image_centre"]["num_correct_points"] for c in (mass, nodule))
+    assert pooled["baselines"]["image_centre"]["pointing_accuracy"] == centre_hits / 2
+    assert "missing" in pooled["baselines"]["most_frequent_lesion_position"]  # no training records given
     truth_matrix = np.array([labels[i] for i in ids])
     score_matrix = np.array([scores[i] for i in ids])
     for column, name in enumerate(["Mass", "Nodule"]):

@@ -179,7 +179,10 @@ class HardExampleMiningHandler:
         collected: list[torch.Tensor] = []
 
         def collect(evaluator: Engine) -> None:
-            collected.append(self._pair_rows(*self.output_transform(evaluator.state.output)).detach())
+            pairs = self._pair_rows(*self.output_transform(evaluator.state.output)).detach()
+            # a plain tensor: MONAI's MetaTensor outputs carry batched meta data that cannot be indexed when the
+            # ranks' shares are gathered, and the hard examples saved in a checkpoint must load with weights_only
+            collected.append(torch.as_tensor(pairs).as_subclass(torch.Tensor))
 
         self.evaluator.add_event_handler(Events.ITERATION_COMPLETED, collect)
         try:

@@ -7,8 +7,12 @@ The checkpoint holds the network, optimizer, scheduler, trainer, the hard-exampl
   mines B once, at the stage-two epoch;
 - in stage two, past its first epoch: epochs now have |C| = |A| + |B| samples instead of |A|, so Ignite alone would
   derive the wrong epoch from the iteration count; the resumed run continues in the epoch the record saved, keeps
-  the saved B (it does not mine again: each full epoch it trains sees every index of C once) and ends at the same
+  the saved B (it does not mine again: what it trains on are the sampler's permutations of C) and ends at the same
   iteration as an uninterrupted run.
+
+Known limit (xfail): resumed mid-epoch, Ignite restarts the data loader, so the resumed epoch trains the first
+batches of its permutation (not the ones the kill left out) and the unfinished iterator runs into the next epoch;
+every later epoch then straddles two permutations and sees some samples twice and others not at all.
 
 The files in ``ckpt_dir`` are whole after each kill and load with ``torch.load(..., weights_only=True)``.
 """

@@ -13,6 +13,7 @@ from weakloc_networks.multi_attention_localizer import MultiAttentionLocalizer
 from weakloc_networks.multi_label_loss import MultiLabelMapLoss
 from weakloc_networks.patch_refinement import PatchRefinementLogits, PatchRefinementNetwork
 from weakloc_networks.saliency_crop import SaliencyCropNetwork
+from weakloc_networks.saliency_crop_localizer import SaliencyCropLocalizer
 from weakloc_networks.self_transfer import SelfTransferNetwork
 from weakloc_networks.self_transfer_localizer import SelfTransferLocalizer
 from weakloc_networks.self_transfer_loss import SelfTransferLoss
@@ -37,7 +38,8 @@ def register(registry: Registry) -> None:
     Losses: ``zoom_in_net_loss``; ``hgn_loss``, ``angular_triplet``, ``prn_loss`` and ``patch_cross_entropy``
     (the microaneurysm method's); ``self_transfer_loss`` (the alpha-weighted classifier and localizer losses);
     ``multi_attention_loss`` (binary cross-entropy on the logits of a network returning a dict).
-    Localizers: ``zoom_in_net``, ``ma_segmentation``, ``self_transfer``, ``multi_attention``.
+    Localizers: ``zoom_in_net``, ``ma_segmentation``, ``self_transfer``, ``multi_attention``, ``saliency_crop``
+    (saliency, crop and crop network over whole images).
 
     Args:
         registry: the host registry to fill.
@@ -65,3 +67,4 @@ def register(registry: Registry) -> None:
     registry.register("localizer", "ma_segmentation", MASegmentationLocalizer)
     registry.register("localizer", "self_transfer", SelfTransferLocalizer)
     registry.register("localizer", "multi_attention", MultiAttentionLocalizer)
+    registry.register("localizer", "saliency_crop", SaliencyCropLocalizer)

@@ -2,8 +2,9 @@
 
 The paper sets "the final decision thresholds with the aid of a two-class support vector machine" on the crop
 network's outputs. Here a linear ``sklearn.svm.SVC`` (classes weighted by their frequency, since healthy images
-dominate EyePACS) is fitted to the validation images' unhealthy-class probabilities; on one feature its decision
-boundary ``w * p + b = 0`` is the threshold ``t = -b / w``. The outputs keep the output contract's rule that the
+dominate EyePACS) is fitted to the logits of the validation images' unhealthy-class probabilities (an unbounded
+feature: on the probabilities themselves, all within [0, 1], the margin term swamps the fit and the boundary lands at
+an end); on one feature its decision boundary ``w * z + b = 0`` gives the threshold ``t = sigmoid(-b / w)``. The outputs keep the output contract's rule that the
 predicted class is the arg-max: :func:`recalibrate` moves the unhealthy probability so that ``t`` becomes 0.5
 (``sigmoid(logit(p) - logit(t))``, monotone, so the ROC curve is unchanged).
 """
@@ -34,7 +35,7 @@ FALLBACK_THRESHOLD = 0.5
 
 
 def fit_svm_threshold(probabilities: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> float:
-    """The threshold on the unhealthy-class probability at a linear two-class SVM's decision boundary.
+    """The threshold on the unhealthy-class probability at a linear two-class SVM's decision boundary (on logits).
 
     Args:
         probabilities: (N,) unhealthy-class probabilities of the validation images.
@@ -55,12 +56,15 @@ def fit_svm_threshold(probabilities: np.ndarray | torch.Tensor, labels: np.ndarr
         raise ValueError(
             f"fit_svm_threshold: labels must hold both classes 0 and 1, got {sorted(set(classes.tolist()))}"
         )
-    svm = SVC(kernel="linear", class_weight="balanced").fit(scores[:, None], classes)
+    clipped = np.clip(scores, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON)
+    logits = np.log(clipped / (1 - clipped))
+    svm = SVC(kernel="linear", class_weight="balanced").fit(logits[:, None], classes)
     weight, bias = float(svm.coef_[0, 0]), float(svm.intercept_[0])
     if weight <= 0:
         logger.warning("SVM threshold: weight %.4g is not positive, falling back to %.2f", weight, FALLBACK_THRESHOLD)
         return FALLBACK_THRESHOLD
-    return float(np.clip(-bias / weight, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON))
+    threshold = 1.0 / (1.0 + np.exp(bias / weight))
+    return float(np.clip(threshold, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON))
 
 
 def recalibrate(probabilities: torch.Tensor, threshold: float, positive_class: int = 1) -> torch.Tensor:

@@ -75,7 +75,7 @@ def test_quick_run_scores_grades_and_the_crops(quick_run):
 @pytest.mark.xfail(
     strict=False,
     reason="not met yet: unhealthy test crops holding a whole lesion minus random crops of the same size, seeds "
-    "0, 1, 2: -0.14, see the bundle README (the saliency lands on the optic disc and the rim)",
+    "0, 1, 2: -0.14, -0.19, -0.14, see the bundle README (the saliency lands on the optic disc and the rim)",
 )
 def test_quick_run_crops_hold_lesions_more_often_than_random_crops(quick_run):
     share = json.loads((quick_run / "outputs" / "metrics.json").read_text())["crop_lesion_share"]

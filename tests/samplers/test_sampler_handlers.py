@@ -13,7 +13,7 @@ from monai.engines import SupervisedEvaluator, SupervisedTrainer
 from torch import nn
 
 from weakloc_samplers.handlers import HardExampleMiningHandler, SelectiveRescoreHandler
-from weakloc_samplers.hard_example import HardExampleSampler, find_hard_examples
+from weakloc_samplers.hard_example import HardExampleSampler, HardExampleSet, find_hard_examples
 from weakloc_samplers.selective import SelectiveSampler
 from weakloc_samplers.triplet import TripletBatchSampler
 
@@ -96,6 +96,20 @@ def test_stage_switch_at_the_given_epoch_trains_on_a_plus_b():
         assert Counter(seen[epoch]) == Counter(list(range(12)) + hard.indices.tolist())
     assert seen[2] != seen[3]
     assert network.training
+
+
+def test_a_sampler_restored_in_stage_two_keeps_its_hard_examples_at_the_trigger():
+    dataset = multi_label_dataset()
+    network = tiny_network(NUM_LABELS, bias=-1.0)
+    sampler = HardExampleSampler(dataset, seed=1)
+    sampler.set_hard_examples(HardExampleSet(indices=torch.tensor([4]), hard_labels=torch.ones(1, NUM_LABELS, dtype=torch.bool)))
+    trainer = trainer_for(network, DataLoader(dataset, batch_size=4, sampler=sampler), max_epochs=2)
+    HardExampleMiningHandler(sampler, network=network, stage_two_epoch=2, batch_size=5).attach(trainer)
+    seen = record_seen_indices(trainer)
+    trainer.run()
+    # mining the untrained network would find samples 3..11 hard; the restored B (sample 4) is kept
+    assert sampler.hard_examples.indices.tolist() == [4]
+    assert Counter(seen[2]) == Counter([*range(12), 4])
 
 
 def test_mining_on_demand_with_an_evaluator_matches_the_reference():

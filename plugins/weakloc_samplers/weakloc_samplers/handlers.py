@@ -116,6 +116,14 @@ class HardExampleMiningHandler:
             engine.add_event_handler(Events.EPOCH_STARTED(once=self.stage_two_epoch), self)
 
     def __call__(self, engine: Engine) -> None:
+        """The stage-two trigger: mine, unless the sampler already holds hard examples (a run resumed from a
+        stage-two checkpoint keeps the B it saved instead of mining again with the restored model)."""
+        if self.sampler.hard_examples is not None:
+            logger.info(
+                "hard examples: keeping the %d restored with the sampler's state; not mining again",
+                len(self.sampler.hard_examples),
+            )
+            return
         self.mine(engine)
 
     def _set_sampler_epoch(self, engine: Engine) -> None:

@@ -1,8 +1,9 @@
 """multi_attention end to end with quick.json on the synthetic ChestX-ray14 set: train, infer, evaluate by task.
 
-The issue's bar: mean AUC >= 0.70 and pooled pointing at least 0.2 above the most frequent lesion position. Seed 0
-measured mean AUC 0.696 and pooled pointing 0.053 against 0.263 for the baseline (bundle README): the maps of the
-quick network (4 x 4 at 128 px) peak at the image border, so the bar is not met yet and the test says so (xfail).
+The issue's bar: mean AUC >= 0.70 and pooled pointing at least 0.2 above the most frequent lesion position. Seeds
+0, 1, 2 measured mean AUC 0.696 / 0.630 / 0.702 and pooled pointing 0.053 / 0.079 / 0.039 against 0.263 for that
+baseline and 0.013 for the image centre (bundle README): the quick maps (4 x 4 at 128 px) do not localize, so the
+bar is an xfail test, and what all three seeds support is asserted beside it.
 """
 
 from __future__ import annotations
@@ -55,8 +56,18 @@ def test_quick_run_writes_the_output_contract(quick_run):
 
 
 @pytest.mark.slow
+def test_quick_run_classifies_above_chance_and_points_above_the_image_centre(quick_run):
+    metrics = json.loads((quick_run / "outputs" / "metrics.json").read_text())
+    assert metrics["tasks"] == ["labels", "boxes", "pointing"]
+    assert metrics["labels"]["auc_mean"] >= 0.6
+    pooled = metrics["pointing"]["pooled"]
+    assert pooled["num_pairs"] > 50
+    assert pooled["pointing_accuracy"] > pooled["baselines"]["image_centre"]["pointing_accuracy"]
+
+
+@pytest.mark.slow
 @pytest.mark.xfail(
-    reason="quick maps do not localize yet: seed 0 pooled pointing 0.053 vs baseline 0.263", strict=False
+    reason="quick maps do not localize: pooled pointing 0.053 / 0.079 / 0.039 vs baseline 0.263 (seeds 0-2)", strict=False
 )
 def test_quick_run_meets_the_issue_bar(quick_run):
     metrics = json.loads((quick_run / "outputs" / "metrics.json").read_text())

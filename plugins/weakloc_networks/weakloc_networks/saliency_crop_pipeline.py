@@ -10,6 +10,10 @@ mean image, and the crops of every training image that the crop network trains o
   that writes one crop per training image, ``<crops_dir>/<id>.png``: at the saliency maximum for unhealthy
   images, at a random place for healthy ones (they have no lesion to find); :func:`crop_records` names those files
   with the image's class before they exist, so the crop network's trainer can be built with the other stages.
+
+Under data-parallel training (``multi_gpu_train.json``, one process per device) the mean image and the crops are
+files shared by every process: the main process alone computes and writes them while the others wait on a barrier
+(:func:`wait_for_main_process`), so that no two processes write the same file and none reads one half written.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from monai.utils import convert_to_tensor
 from PIL import Image
 from torch import nn
 
+from monai_weakloc.engines.distributed import is_main_process
 from monai_weakloc.localize.crop import crop_around
 from monai_weakloc.transforms.load_2d import LoadImage2D
 from monai_weakloc.transforms.mean_image import compute_mean_image, save_mean_image
@@ -50,6 +55,7 @@ __all__ = [
     "ensure_mean_image",
     "training_crop_stage",
     "two_class_records",
+    "wait_for_main_process",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,6 +68,12 @@ CROPS_DONE_FILE = "crops.json"
 """Written into the crops folder when every training crop is there."""
 
 
+def wait_for_main_process() -> None:
+    """A barrier of every process of the default process group; nothing without one (a single process)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
 class OneEpochStage(Engine):
     """An Ignite engine bound to its data that runs one epoch over it: a stage that
     :func:`~monai_weakloc.engines.stages.run_stages` can run (it calls ``run()`` without arguments).
@@ -69,15 +81,29 @@ class OneEpochStage(Engine):
     Args:
         process_function: Ignite's ``(engine, batch) -> output``.
         data: the batches.
+        main_process_only: under data-parallel training, only the main process runs the epoch (a stage that writes
+            files every process shares); the others wait for it on a barrier and run nothing. Every process must
+            call ``run()``.
     """
 
-    def __init__(self, process_function: Callable[[Engine, Any], Any], data: Iterable[Any]) -> None:
+    def __init__(
+        self, process_function: Callable[[Engine, Any], Any], data: Iterable[Any], main_process_only: bool = False
+    ) -> None:
         super().__init__(process_function)
         self.data = data
+        self.main_process_only = main_process_only
 
     def run(self) -> State:
-        """One epoch over the bound data."""
-        return super().run(self.data, max_epochs=1)
+        """One epoch over the bound data (in the main process alone when ``main_process_only``)."""
+        if not self.main_process_only:
+            return super().run(self.data, max_epochs=1)
+        if is_main_process():
+            state = super().run(self.data, max_epochs=1)
+        else:
+            logger.info("%s: the main process runs this stage; waiting for it", type(self).__name__)
+            state = self.state
+        wait_for_main_process()
+        return state
 
 
 def two_class_records(
@@ -129,17 +155,24 @@ def ensure_mean_image(path: str | Path, images: Iterable[Any], reuse: bool) -> s
             (a MONAI ``Dataset`` of records, read one image at a time).
         reuse: keep an existing file (a resumed run); otherwise compute it anew.
 
+    Under data-parallel training the main process alone computes and writes the file while the others wait on a
+    barrier (every process must call this).
+
     Returns:
         ``path`` as a string.
     """
     target = Path(path)
+    if not is_main_process():  # data-parallel: the main process writes it, the others wait
+        wait_for_main_process()
+        return str(target)
     if reuse and target.is_file():
         logger.info("mean image: reusing %s", target)
-        return str(target)
-    mean = compute_mean_image(images)
-    partial = save_mean_image(target.with_name(f".partial_{target.name}"), mean)
-    os.replace(partial, target)
-    logger.info("mean image of %s written to %s", type(images).__name__, target)
+    else:
+        mean = compute_mean_image(images)
+        partial = save_mean_image(target.with_name(f".partial_{target.name}"), mean)
+        os.replace(partial, target)
+        logger.info("mean image of %s written to %s", type(images).__name__, target)
+    wait_for_main_process()
     return str(target)
 
 
@@ -228,7 +261,8 @@ def training_crop_stage(
     Unhealthy images are cropped at their saliency maximum (:class:`SaliencyCropper`), healthy ones at a random
     place (:func:`~weakloc_networks.saliency_crop_centres.random_centre`, fixed by the seed and the id). When the
     run ends, :data:`CROPS_DONE_FILE` lists the crops; with ``reuse``, a folder holding it is kept and the stage
-    ends at once (a resumed command).
+    ends at once (a resumed command). Under data-parallel training the main process alone writes the crops, the
+    others wait for it (:class:`OneEpochStage` ``main_process_only``).
 
     Args:
         cropper: the saliency and crop steps.
@@ -263,7 +297,7 @@ def training_crop_stage(
             written.append(image_id)
         return written
 
-    engine = OneEpochStage(crop_batch, data_loader)
+    engine = OneEpochStage(crop_batch, data_loader, main_process_only=True)
 
     @engine.on(Events.STARTED)
     def _start(engine: Engine) -> None:

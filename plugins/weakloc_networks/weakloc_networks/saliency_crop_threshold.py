@@ -7,6 +7,10 @@ feature: on the probabilities themselves, all within [0, 1], the margin term swa
 an end); on one feature its decision boundary ``w * z + b = 0`` gives the threshold ``t = sigmoid(-b / w)``. The outputs keep the output contract's rule that the
 predicted class is the arg-max: :func:`recalibrate` moves the unhealthy probability so that ``t`` becomes 0.5
 (``sigmoid(logit(p) - logit(t))``, monotone, so the ROC curve is unchanged).
+
+Under data-parallel training each process scores its share of the validation images (the validation loader's
+``DistributedSampler``); the scores of every process are gathered, and the main process alone fits the SVM on all of
+them and writes the threshold file while the others wait on a barrier.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import torch
 from ignite.engine import Engine, Events
 from sklearn.svm import SVC
 
-from weakloc_networks.saliency_crop_pipeline import OneEpochStage
+from monai_weakloc.engines.distributed import is_main_process
+from weakloc_networks.saliency_crop_pipeline import OneEpochStage, wait_for_main_process
 
 __all__ = ["fit_svm_threshold", "load_threshold", "recalibrate", "threshold_stage"]
 
@@ -139,8 +144,12 @@ def threshold_stage(
 
     @engine.on(Events.EPOCH_COMPLETED)
     def _fit(engine: Engine) -> None:
-        scores = torch.cat([scores for scores, _ in engine.state.scored])
-        labels = torch.cat([labels for _, labels in engine.state.scored])
+        scored = _gathered(engine.state.scored)
+        scores = torch.cat([scores for scores, _ in scored])
+        labels = torch.cat([labels for _, labels in scored])
+        if not is_main_process():  # data-parallel: the main process fits on every process's scores and writes
+            wait_for_main_process()
+            return
         threshold = fit_svm_threshold(scores, labels)
         target = Path(threshold_file)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -148,5 +157,16 @@ def threshold_stage(
         partial.write_text(json.dumps({"threshold": threshold, "num_images": int(labels.numel())}, indent=1))
         os.replace(partial, target)
         logger.info("SVM threshold %.4f on %d validation images, written to %s", threshold, labels.numel(), target)
+        wait_for_main_process()
 
     return engine
+
+
+def _gathered(scored: list[tuple[torch.Tensor, torch.Tensor]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The (scores, labels) batches of every process of the default process group, rank by rank; ``scored`` itself
+    without one."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return scored
+    every = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(every, scored)
+    return [batch for batches in every for batch in batches]

@@ -55,7 +55,7 @@ def test_quick_run_trains_every_stage_and_writes_the_output_contract(quick_run):
     images = [row["image"] for row in rows]
     assert [box["image"] for box in boxes] == [point["image"] for point in points] == images
     assert {box["label"] for box in boxes} == {point["label"] for point in points} == {"crop"}
-    assert {(float(box["w"]), float(box["h"])) for box in boxes} == {(40.0, 40.0)}
+    assert {(float(box["w"]), float(box["h"])) for box in boxes} == {(70.0, 70.0)}
     for image in images:
         assert (outputs / "heatmaps" / f"{image}_saliency.nii.gz").is_file()
         assert (outputs / "overlays" / f"{image}.png").is_file()
@@ -72,11 +72,11 @@ def test_quick_run_scores_grades_and_the_crops(quick_run):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="not met yet: unhealthy test crops holding a whole lesion minus random crops of the same size, seeds "
-    "0, 1, 2: -0.14, -0.19, -0.14, see the bundle README (the saliency lands on the optic disc and the rim)",
-)
 def test_quick_run_crops_hold_lesions_more_often_than_random_crops(quick_run):
-    share = json.loads((quick_run / "outputs" / "metrics.json").read_text())["crop_lesion_share"]
+    metrics = json.loads((quick_run / "outputs" / "metrics.json").read_text())
+    share = metrics["crop_lesion_share"]
+    # the bar; seeds 0, 1, 2: every unhealthy test crop holds a whole lesion (1.00) against 0.26 for random
+    # crops of the same size (bundle README), so the margin of 0.2 leaves room
     assert share["share"] >= share["random_share"] + 0.2
+    # and the pipeline (saliency crop -> crop network) tells the classes apart: test AUC 0.96 / 0.98 / 0.99
+    assert metrics["grades"]["auc_mean"] >= 0.85

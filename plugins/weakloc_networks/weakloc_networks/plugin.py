@@ -14,6 +14,7 @@ from weakloc_networks.multi_label_loss import MultiLabelMapLoss
 from weakloc_networks.patch_refinement import PatchRefinementLogits, PatchRefinementNetwork
 from weakloc_networks.saliency_crop import SaliencyCropNetwork
 from weakloc_networks.saliency_crop_localizer import SaliencyCropLocalizer
+from weakloc_networks.saliency_crop_sliding_window import SlidingWindowLocalizer
 from weakloc_networks.self_transfer import SelfTransferNetwork
 from weakloc_networks.self_transfer_localizer import SelfTransferLocalizer
 from weakloc_networks.self_transfer_loss import SelfTransferLoss
@@ -39,7 +40,8 @@ def register(registry: Registry) -> None:
     (the microaneurysm method's); ``self_transfer_loss`` (the alpha-weighted classifier and localizer losses);
     ``multi_attention_loss`` (binary cross-entropy on the logits of a network returning a dict).
     Localizers: ``zoom_in_net``, ``ma_segmentation``, ``self_transfer``, ``multi_attention``, ``saliency_crop``
-    (saliency, crop and crop network over whole images).
+    (saliency, crop and crop network over whole images), ``saliency_crop_sliding_window`` (the crop network's fully
+    convolutional form over whole images, its window probabilities reduced to one decision).
 
     Args:
         registry: the host registry to fill.
@@ -68,3 +70,4 @@ def register(registry: Registry) -> None:
     registry.register("localizer", "self_transfer", SelfTransferLocalizer)
     registry.register("localizer", "multi_attention", MultiAttentionLocalizer)
     registry.register("localizer", "saliency_crop", SaliencyCropLocalizer)
+    registry.register("localizer", "saliency_crop_sliding_window", SlidingWindowLocalizer)

@@ -5,7 +5,8 @@ the unhealthy images), and the figures of the paper's tables.
 - ``boxes``: the same on the unhealthy images only (healthy images have no lesion the crop could hold), with the
   crop boxes of ``boxes.csv`` against the lesion boxes; its ``person_recall`` at IoM 1.0 is the share of unhealthy
   images whose crop holds a whole lesion, its ``random_baseline`` the same for random crops of the same size;
-- ``crop_lesion_share``: those two shares and their difference, the figure the paper could only judge by eye;
+- ``crop_lesion_share``: those two shares and their difference, the figure the paper could only judge by eye
+  (absent for a model without a crop, whose outputs have no ``boxes.csv``: the plain network);
 - ``per_class_accuracy`` (healthy, unhealthy: the paper's table 2) and ``grade_confusion``, the decision against
   the true grade (2 x 5, the paper's table 4).
 """
@@ -75,7 +76,9 @@ def evaluate_saliency_crops(
     Args:
         output_dir: the inference's folder (``predictions.csv``, ``boxes.csv``, ``heatmaps/``).
         records: the evaluated images: two-class records with ``id``, ``image``, ``label`` and ``grade``.
-        lesion_boxes_csv: the lesion boxes ``image,label,x,y,w,h``; ``None``: the ``boxes`` task is skipped.
+        lesion_boxes_csv: the lesion boxes ``image,label,x,y,w,h``; ``None``: the ``boxes`` task is skipped (as it
+            is for outputs without ``boxes.csv``, a model without a crop such as the plain network; then
+            ``crop_lesion_share`` is absent).
         class_names: the two class names.
         iom_threshold: the IoM at which a lesion counts as inside the crop (1.0: wholly inside).
         random_seed: seed of the random crops.
@@ -90,7 +93,10 @@ def evaluate_saliency_crops(
     unhealthy = [record for record in records if int(record["label"]) == UNHEALTHY_CLASS]
     with tempfile.TemporaryDirectory(prefix="saliency_crop_truth_") as scratch:
         metrics = evaluate_outputs(folder, records_truth(records, Path(scratch) / "all"), ["grades"], num_classes=2)
-        if lesion_boxes_csv is None or not unhealthy:
+        if not (folder / "boxes.csv").is_file():
+            logger.info("saliency crops: the outputs have no boxes.csv (a model without a crop), boxes task skipped")
+            metrics["boxes"] = {"skipped": "no crop: the outputs have no boxes.csv"}
+        elif lesion_boxes_csv is None or not unhealthy:
             logger.warning("saliency crops: no lesion boxes or no unhealthy image, the boxes task is skipped")
             metrics["boxes"] = {"skipped": "no lesion boxes or no unhealthy image"}
         else:

@@ -116,11 +116,18 @@ def two_class_records(
         unhealthy_grades: the grades of the unhealthy class.
 
     Returns:
-        copies of the records with ``grade`` (the original label) and ``label`` (the class).
+        copies of the records with ``grade`` (the original label) and ``label`` (the class), without EyePACS's
+        ``eye_pair``: the method reads each eye alone, and the fellow eye's path is ``None`` where that eye is absent
+        or was left out by the checks, which a data loader cannot collate with the paths of other records.
     """
     unhealthy = {int(grade) for grade in unhealthy_grades}
     return [
-        {**record, "grade": int(record["label"]), "label": int(int(record["label"]) in unhealthy)} for record in records
+        {
+            **{key: value for key, value in record.items() if key != "eye_pair"},
+            "grade": int(record["label"]),
+            "label": int(int(record["label"]) in unhealthy),
+        }
+        for record in records
     ]
 
 

@@ -142,7 +142,10 @@ def test_verify_net_in_out_catches_a_wrong_number_of_classes():
             device="cpu",
             **{
                 "_meta_#network_data_format#outputs#pred#num_channels": 3,
-                "_meta_#network_data_format#inputs#image#spatial_shape": [160, 160],
+                "_meta_#network_data_format#inputs#image#spatial_shape": [
+                    ConfigParser.load_config_file(QUICK)["image_size"]
+                ]
+                * 2,
             },
         )
 

@@ -32,15 +32,6 @@ QUICK = CONFIGS / "quick.json"
 IMAGE_SIZE = 1024  # train.json's image network input
 CROP_SIZE = 32  # the synthetic images below are ~128 px; train.json's 512 px crops would reject them all
 
-# check_properties() findings in configs this test does not own; the strict xfail flips once they are fixed
-CONFIG_FIXES = {
-    "train": "train.json: the validator's inferer is '@train#inferer'; MONAI's optional property val_inferer wants "
-    "an id validate#inferer that validate#evaluator#inferer refers to (check_properties() reports ['val_inferer'])",
-    "infer": "inference.json: the evaluator's inferer is written inline; MONAI's required property 'inferer' wants a "
-    "top-level id 'inferer' (check_properties() raises KeyError: Property 'inferer' ... not in the config)",
-}
-
-
 def randomized(network: torch.nn.Module, seed: int) -> torch.nn.Module:
     """The network in eval mode with its weights and batch-norm statistics perturbed by a seeded generator, so
     that a state dict that was not loaded shows."""
@@ -85,13 +76,7 @@ def test_metadata_verifies_against_the_schema():
     verify_metadata(meta_file=str(METADATA), filepath=str(REPO / "schemas" / "meta_schema.json"))  # raises if not
 
 
-@pytest.mark.parametrize(
-    "workflow_type",
-    [
-        pytest.param("train", marks=pytest.mark.xfail(strict=True, reason=CONFIG_FIXES["train"])),
-        pytest.param("infer", marks=pytest.mark.xfail(strict=True, raises=KeyError, reason=CONFIG_FIXES["infer"])),
-    ],
-)
+@pytest.mark.parametrize("workflow_type", ["train", "infer"])
 def test_check_properties_reports_nothing_missing(workflow_type, eyepacs_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("WEAKLOC_CACHE_DIR", str(tmp_path / "cache"))
     bundle = workflow(workflow_type, eyepacs_dir, tmp_path)

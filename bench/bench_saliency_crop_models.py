@@ -7,7 +7,8 @@ network is the pipeline's first stage (plain.json trains that stage alone, with 
 the sliding window runs the pipeline's crop network, so all three read the networks of one training. Columns:
 accuracy of the healthy and the unhealthy class, ROC AUC of the unhealthy class, and, for the models with a crop, the
 share of unhealthy test images whose crop holds a whole lesion against random crops of the same size. Extra
-override configs go after ``quick.json`` with ``--config``; single ids with ``--arg ID=VALUE``.
+override configs go after ``quick.json`` with ``--config``; single ids with ``--arg ID=VALUE``. Each run needs an
+``--out`` folder without an earlier run of the same seed.
 
 ``python bench/bench_saliency_crop_models.py [--seeds 0 1 2] [--config NAME ...] [--arg ID=VALUE ...]
 [--out runs/saliency_crop_models]``
@@ -73,6 +74,8 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
 def run_seed(seed: int, extra: list[str], overrides: list[str], root: Path) -> list[dict[str, Any]]:
     """Train once with ``seed``, then infer and evaluate the three models; their figures and seconds."""
     bundle_root = root / f"seed{seed}"
+    if bundle_root.exists():
+        raise FileExistsError(f"{bundle_root} holds an earlier run: give another --out")
     log_path = root / f"seed{seed}.log"
     log_path.unlink(missing_ok=True)
     common = ["--bundle_root", str(bundle_root), "--seed", str(seed), *overrides]

@@ -21,12 +21,41 @@ __all__ = [
     "cells_inside",
     "joined_detections",
     "label_points",
+    "logits_and_maps",
     "normalised_maps",
 ]
 
 OUTSIDE = -1.0
 """The value of normalised maps (on their grid and resized) outside the field of view: below every value inside,
 so that no maximum, point or box lies there."""
+
+
+def logits_and_maps(
+    pred: Mapping[str, torch.Tensor], logits_key: str, num_classes: int, owner: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A map network's logits ``pred[logits_key]`` (B, K) and ``pred["maps"]`` (B, K, h, w), detached float32 on
+    the CPU, checked against the K = ``num_classes`` class names.
+
+    Raises:
+        TypeError: when ``pred`` is not a mapping.
+        ValueError: on a missing key or shapes that do not fit each other or the class names (messages start with
+            ``owner``).
+    """
+    if not isinstance(pred, Mapping):
+        raise TypeError(f"{owner}: pred must be the network's dict of outputs, got {type(pred).__name__}")
+    missing = [key for key in (logits_key, "maps") if key not in pred]
+    if missing:
+        raise ValueError(f"{owner}: pred lacks {missing}, got keys {sorted(pred)}")
+    logits = pred[logits_key].detach().float().cpu()
+    maps = pred["maps"].detach().float().cpu()
+    if logits.ndim != 2 or logits.shape[1] != num_classes:
+        raise ValueError(
+            f"{owner}: {logits_key} logits must be (B, {num_classes}) for {num_classes} class names, "
+            f"got {tuple(logits.shape)}"
+        )
+    if maps.ndim != 4 or tuple(maps.shape[:2]) != tuple(logits.shape):
+        raise ValueError(f"{owner}: maps must be ({logits.shape[0]}, {num_classes}, h, w), got {tuple(maps.shape)}")
+    return logits, maps
 
 
 def batch_field_of_view(batch: Mapping[str, Any] | None, key: str, batch_size: int) -> torch.Tensor | None:

@@ -25,6 +25,7 @@ from weakloc_networks.map_localization import (
     cells_inside,
     joined_detections,
     label_points,
+    logits_and_maps,
     normalised_maps,
 )
 
@@ -116,7 +117,7 @@ class MultiAttentionLocalizer:
             ValueError: on a missing key, shapes that do not fit each other or the class names, a bad field of
                 view, or a batch with neither an image nor a field of view.
         """
-        logits, maps = self._outputs(pred)
+        logits, maps = logits_and_maps(pred, "logits", len(self.class_names), "MultiAttentionLocalizer")
         probabilities = torch.sigmoid(logits)
         field_of_view = batch_field_of_view(batch, self.field_of_view_key, maps.shape[0])
         input_size = batch_input_size(
@@ -186,26 +187,3 @@ class MultiAttentionLocalizer:
         scores = torch.tensor([region.score / BOX_SCALE for region in regions], dtype=torch.float32) * probability
         return Detections(coordinates, [name] * len(regions), scores)
 
-    def _outputs(self, pred: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The logits (B, K) and maps (B, K, h, w), detached float32 on the CPU, checked."""
-        if not isinstance(pred, Mapping):
-            raise TypeError(
-                f"MultiAttentionLocalizer: pred must be the network's dict of outputs, got {type(pred).__name__}"
-            )
-        missing = [key for key in ("logits", "maps") if key not in pred]
-        if missing:
-            raise ValueError(f"MultiAttentionLocalizer: pred lacks {missing}, got keys {sorted(pred)}")
-        logits = pred["logits"].detach().float().cpu()
-        maps = pred["maps"].detach().float().cpu()
-        num_classes = len(self.class_names)
-        if logits.ndim != 2 or logits.shape[1] != num_classes:
-            raise ValueError(
-                f"MultiAttentionLocalizer: logits must be (B, {num_classes}) for {num_classes} class names, got "
-                f"{tuple(logits.shape)}"
-            )
-        if maps.ndim != 4 or tuple(maps.shape[:2]) != tuple(logits.shape):
-            raise ValueError(
-                f"MultiAttentionLocalizer: maps must be ({logits.shape[0]}, {num_classes}, h, w), got "
-                f"{tuple(maps.shape)}"
-            )
-        return logits, maps

@@ -29,6 +29,7 @@ from weakloc_networks.map_localization import (
     cells_inside,
     joined_detections,
     label_points,
+    logits_and_maps,
     normalised_maps,
 )
 
@@ -133,7 +134,7 @@ class SelfTransferLocalizer:
             ValueError: on a missing key, shapes that do not fit each other or the class names, a bad field of
                 view, or a batch with neither an image nor a field of view.
         """
-        logits, maps = self._outputs(pred)
+        logits, maps = logits_and_maps(pred, "localizer", len(self.class_names), "SelfTransferLocalizer")
         probabilities = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
         field_of_view = batch_field_of_view(batch, self.field_of_view_key, maps.shape[0])
         input_size = batch_input_size(
@@ -188,29 +189,6 @@ class SelfTransferLocalizer:
             for index, found in enumerate(boxes):
                 found.append(self._boxes(resized[index], name, probabilities[index, k]))
         return [joined_detections(found, 4) for found in boxes]
-
-    def _outputs(self, pred: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The localizer's logits (B, K) and maps (B, K, h, w), detached float32 on the CPU, checked."""
-        if not isinstance(pred, Mapping):
-            raise TypeError(
-                f"SelfTransferLocalizer: pred must be the network's dict of outputs, got {type(pred).__name__}"
-            )
-        missing = [key for key in ("localizer", "maps") if key not in pred]
-        if missing:
-            raise ValueError(f"SelfTransferLocalizer: pred lacks {missing}, got keys {sorted(pred)}")
-        logits = pred["localizer"].detach().float().cpu()
-        maps = pred["maps"].detach().float().cpu()
-        num_classes = len(self.class_names)
-        if logits.ndim != 2 or logits.shape[1] != num_classes:
-            raise ValueError(
-                f"SelfTransferLocalizer: localizer logits must be (B, {num_classes}) for {num_classes} class names, "
-                f"got {tuple(logits.shape)}"
-            )
-        if maps.ndim != 4 or tuple(maps.shape[:2]) != tuple(logits.shape):
-            raise ValueError(
-                f"SelfTransferLocalizer: maps must be ({logits.shape[0]}, {num_classes}, h, w), got {tuple(maps.shape)}"
-            )
-        return logits, maps
 
     def _boxes(self, image_map: torch.Tensor, name: str, probability: torch.Tensor) -> Detections:
         """Boxes of one resized normalised (H, W) map at ``box_threshold`` of its maximum, scored by the heatmap

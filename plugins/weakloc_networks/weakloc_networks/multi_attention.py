@@ -155,11 +155,16 @@ class MultiAttentionNetwork(nn.Module):
             TypeError: when ``x`` is not a tensor.
             ValueError: on a bad shape.
         """
+        if not torch.jit.is_scripting():
+            self._check_type(x)
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"MultiAttentionNetwork: x must be (B, {self.in_channels}, H, W), got {x.shape}")
+        return self.backbone(x)
+
+    @torch.jit.unused
+    def _check_type(self, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"MultiAttentionNetwork: x must be a torch tensor, got {type(x).__name__}")
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"MultiAttentionNetwork: x must be (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
-        return self.backbone(x)
 
     def attended(self, features: torch.Tensor) -> torch.Tensor:
         """The classifier's input: F with, under space attention, its global average at every position after it.

@@ -19,6 +19,7 @@ __all__ = [
     "batch_field_of_view",
     "batch_input_size",
     "cells_inside",
+    "checked_class_names",
     "joined_detections",
     "label_points",
     "logits_and_maps",
@@ -28,6 +29,22 @@ __all__ = [
 OUTSIDE = -1.0
 """The value of normalised maps (on their grid and resized) outside the field of view: below every value inside,
 so that no maximum, point or box lies there."""
+
+
+def checked_class_names(class_names: Sequence[str], owner: str) -> tuple[str, ...]:
+    """``class_names`` as a tuple, checked: a sequence of at least one distinct string.
+
+    Raises:
+        TypeError: when it is not a sequence of strings.
+        ValueError: on no or repeated names (messages start with ``owner``).
+    """
+    if isinstance(class_names, (str, bytes)) or not isinstance(class_names, Sequence):
+        raise TypeError(f"{owner}: class_names must be a sequence of names, got {class_names!r}")
+    if not all(isinstance(name, str) for name in class_names):
+        raise TypeError(f"{owner}: class_names must be strings, got {list(class_names)}")
+    if not class_names or len(set(class_names)) != len(class_names):
+        raise ValueError(f"{owner}: class_names must be distinct and at least one, got {list(class_names)}")
+    return tuple(class_names)
 
 
 def logits_and_maps(

@@ -23,6 +23,7 @@ from weakloc_networks.map_localization import (
     batch_field_of_view,
     batch_input_size,
     cells_inside,
+    checked_class_names,
     joined_detections,
     label_points,
     logits_and_maps,
@@ -79,14 +80,7 @@ class MultiAttentionLocalizer:
         image_key: str = "image",
         map_geometry: MapGeometry | None = None,
     ) -> None:
-        if isinstance(class_names, (str, bytes)) or not isinstance(class_names, Sequence):
-            raise TypeError(f"MultiAttentionLocalizer: class_names must be a sequence of names, got {class_names!r}")
-        if not all(isinstance(name, str) for name in class_names):
-            raise TypeError(f"MultiAttentionLocalizer: class_names must be strings, got {list(class_names)}")
-        if not class_names or len(set(class_names)) != len(class_names):
-            raise ValueError(
-                f"MultiAttentionLocalizer: class_names must be distinct and at least one, got {list(class_names)}"
-            )
+        class_names = checked_class_names(class_names, "MultiAttentionLocalizer")
         if isinstance(box_thresholds, (str, bytes)) or not isinstance(box_thresholds, Sequence):
             raise TypeError(f"MultiAttentionLocalizer: box_thresholds must be a sequence, got {box_thresholds!r}")
         if not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in box_thresholds):

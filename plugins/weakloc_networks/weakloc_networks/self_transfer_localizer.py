@@ -27,6 +27,7 @@ from weakloc_networks.map_localization import (
     batch_field_of_view,
     batch_input_size,
     cells_inside,
+    checked_class_names,
     joined_detections,
     label_points,
     logits_and_maps,
@@ -89,14 +90,7 @@ class SelfTransferLocalizer:
         image_key: str = "image",
         map_geometry: MapGeometry | None = None,
     ) -> None:
-        if isinstance(class_names, (str, bytes)) or not isinstance(class_names, Sequence):
-            raise TypeError(f"SelfTransferLocalizer: class_names must be a sequence of names, got {class_names!r}")
-        if not all(isinstance(name, str) for name in class_names):
-            raise TypeError(f"SelfTransferLocalizer: class_names must be strings, got {list(class_names)}")
-        if not class_names or len(set(class_names)) != len(class_names):
-            raise ValueError(
-                f"SelfTransferLocalizer: class_names must be distinct and at least one, got {list(class_names)}"
-            )
+        class_names = checked_class_names(class_names, "SelfTransferLocalizer")
         if not multi_label:
             if len(class_names) < 2:
                 raise ValueError(

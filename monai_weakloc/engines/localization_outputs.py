@@ -16,6 +16,11 @@ batch into a ``Localization`` in network-input pixels; this handler maps it back
 data (``original_size`` and ``crop_box``, see :mod:`monai_weakloc.transforms`). MONAI's ``SaveImage`` and
 ``ClassificationSaver`` write one array or one CSV of scores; none maps boxes and points back through a
 crop, hence this handler.
+
+Under ``torchrun`` (a bundle's ``multi_gpu_inference.json``: a ``DistributedSampler`` hands each process its
+own images, none twice, none dropped) every process writes its own images' files, and rank 0 alone writes the
+tables, once, from every process's rows, sorted as the contract says: the folder is the one a single process
+writes.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import torch
 from ignite.engine import Engine, Events
 from monai.utils import CommonKeys
 
+from monai_weakloc.engines.distributed import gather_to_main_process
 from monai_weakloc.localize.geometry import input_boxes_to_original, input_points_to_original
 from monai_weakloc.localize.localization import Detections, Localization, Localizer
 from monai_weakloc.report import write_heatmap_nifti, write_heatmap_png, write_overlay
@@ -101,6 +107,42 @@ class _Tables:
     header: list[str] | None = None
     has_boxes: bool = False
     has_points: bool = False
+
+
+def _merged_tables(per_process: Sequence[_Tables]) -> _Tables:
+    """The rows of several processes' tables as one, in process order (the writer sorts them by image).
+
+    Args:
+        per_process: each process's rows, rank 0 first; a process that ran no image has no header.
+
+    Returns:
+        every row, the header of the processes that ran images, and boxes and points when any process had them.
+
+    Raises:
+        ValueError: when processes wrote different prediction columns, or one image was run by two processes
+            (a sampler that pads its shards, such as ``DistributedSampler(even_divisible=True)``, repeats images).
+    """
+    merged = _Tables()
+    runs: dict[str, int] = {}
+    for rank, tables in enumerate(per_process):
+        if tables.header is not None and merged.header is not None and tables.header != merged.header:
+            raise ValueError(
+                f"LocalizationOutputWriter: process {rank} wrote the columns {tables.header}, an earlier one {merged.header}"
+            )
+        merged.header = merged.header or tables.header
+        for row in tables.predictions:
+            image_id = str(row[0])
+            if runs.setdefault(image_id, rank) != rank:
+                raise ValueError(
+                    f"LocalizationOutputWriter: image {image_id} was run by processes {runs[image_id]} and {rank}; "
+                    "split the images with DistributedSampler(even_divisible=False), which repeats none"
+                )
+        merged.predictions += tables.predictions
+        merged.boxes += tables.boxes
+        merged.points += tables.points
+        merged.has_boxes |= tables.has_boxes
+        merged.has_points |= tables.has_points
+    return merged
 
 
 @dataclass
@@ -176,6 +218,14 @@ class LocalizationOutputWriter:
             ``bench/bench_zoom_in_net_inference.py``.
         max_pending: with writer threads, the most image writes queued before a batch waits for them
             (bounds the memory the queue holds).
+
+    Under a process group (``torchrun``, see ``multi_gpu_inference.json``), each process writes the image files
+    of the images its sampler gave it, as a single process does, while the tables wait for the end: when the
+    evaluator's epoch completes, every process, its own files written, hands its rows to rank 0
+    (:func:`~monai_weakloc.engines.distributed.gather_to_main_process`, on the evaluator's device, so that NCCL
+    gathers from each process's own GPU), and rank 0 writes each table once. Tables written by every process
+    would overwrite one another, and rows appended to a shared file would interleave out of order. Without a
+    process group, the tables hold this process's rows, as always.
 
     Raises:
         ValueError: when thresholds are not in [0, 1].
@@ -343,13 +393,22 @@ class LocalizationOutputWriter:
 
     def write_tables(self, engine: Engine | None = None) -> None:
         """Wait for the queued image files, then write ``predictions.csv`` and, as the method has them,
-        ``boxes.csv`` and ``points.csv`` (atomically)."""
+        ``boxes.csv`` and ``points.csv`` (atomically); under a process group, rank 0 writes every process's rows
+        and the other ranks write no table.
+
+        Args:
+            engine: the evaluator; its ``state.device`` (MONAI's workflows keep it) is where NCCL gathers.
+        """
         self._wait()
         if self._executor is not None:
             self._executor.shutdown()
             self._executor = None
+        device = getattr(getattr(engine, "state", None), "device", None)
+        per_process = gather_to_main_process(self._tables, device)
+        if per_process is None:
+            return
+        tables = _merged_tables(per_process)
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        tables = self._tables
         written = [self._write_csv(self.output_dir / "predictions.csv", tables.header or ["image"], tables.predictions)]
         if tables.has_boxes:
             written.append(self._write_csv(self.output_dir / "boxes.csv", BOX_HEADER, tables.boxes))

@@ -8,6 +8,7 @@ from monai_weakloc.data.readers.csv_layout import read_csv
 from monai_weakloc.data.readers.dispatch import READERS, read_dataset
 from monai_weakloc.data.readers.eyepacs import read_eyepacs
 from monai_weakloc.data.readers.idrid import IDRID_LESIONS, IDRID_TASKS, read_idrid
+from monai_weakloc.data.readers.image_list import read_image_list
 from monai_weakloc.data.readers.lesion_boxes import read_lesion_boxes
 from monai_weakloc.data.readers.messidor import read_messidor
 from monai_weakloc.data.readers.mias import read_mias
@@ -24,6 +25,7 @@ __all__ = [
     "read_csv",
     "read_eyepacs",
     "read_idrid",
+    "read_image_list",
     "read_lesion_boxes",
     "read_messidor",
     "read_mias",

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from monai_weakloc.localize import crop_box
+from monai_weakloc.localize import Region, crop_box
 from monai_weakloc.registry import Registry
 from weakloc_networks.zoom_in_a_net import ANet
 from weakloc_networks.zoom_in_c_net import CNet
@@ -51,7 +51,8 @@ def test_output_shapes_per_phase_and_pairing(phase, paired_eyes):
     net = tiny_net(paired_eyes=paired_eyes, phase=phase)
     low, high, fellow = inputs()
     outputs = net(low, high, fellow if paired_eyes else None)
-    expected_keys = {"y_m", "y_a", "gated_maps", "attention", "feature_map", "regions", "region_map"} | (
+    expected_keys = {"y_m", "y_a", "gated_maps", "attention", "feature_map", "regions", "region_map",
+                     "region_scores"} | (
         {"y_c"} if phase == 3 else set()
     )
     assert set(outputs) == expected_keys
@@ -61,7 +62,7 @@ def test_output_shapes_per_phase_and_pairing(phase, paired_eyes):
     assert outputs["y_m"].shape == outputs["y_a"].shape == (2, 5)
     assert outputs["gated_maps"].shape == outputs["attention"].shape == (2, 5, 2, 2)
     assert outputs["regions"].shape == (2, 3, 4)
-    assert outputs["region_map"].shape == (2, 2, 2)
+    assert outputs["region_map"].shape == (2, 2, 2) and outputs["region_scores"].shape == (2, 3)
     if phase == 3:
         assert outputs["y_c"].shape == (2, 5)
     assert "y_c" not in net(low, None, fellow if paired_eyes else None)
@@ -147,6 +148,26 @@ def test_forward_regions_come_from_the_chosen_region_map():
             assert boxes[: len(taken)].tolist() == taken
         regions_by_kind[kind] = outputs["regions"]
     assert not torch.equal(regions_by_kind["gated_sum"], regions_by_kind["score_contrast"])
+
+
+def test_lesion_probability_regions_are_ranked_by_its_log_odds_which_do_not_saturate():
+    score_maps = torch.zeros(1, 5, 1, 3)
+    score_maps[0, 1:, 0, 1] = 40.0  # the A-Net is sure of a lesion: p rounds to 1 in float32
+    score_maps[0, 1:, 0, 2] = 30.0  # sure, but less so
+    score_views = score_maps[None]
+    probability = tiny_net(region_map_kind="lesion_probability").region_map_of_views(score_views, score_views)
+    assert probability[0, 0, 1] == probability[0, 0, 2] == 1.0
+    log_odds = ZoomInNet.lesion_log_odds(score_views)
+    assert torch.allclose(log_odds, torch.log(torch.tensor([[[4.0, 4 * math.exp(40), 4 * math.exp(30)]]])))
+    # over views, the log-odds of the mean probability
+    two_views = torch.stack([score_maps, torch.zeros_like(score_maps)])
+    mean_probability = (0.8 + torch.tensor([0.8, 1.0, 1.0])) / 2
+    assert torch.allclose(ZoomInNet.lesion_log_odds(two_views)[0, 0], torch.log(mean_probability / (1 - mean_probability)))
+    # each region reads the map at its peak pixel; regions not taken are NaN
+    score_map = torch.arange(2 * LOW * LOW, dtype=torch.float32).reshape(2, LOW, LOW)
+    peak = Region(x=2.5, y=1.5, box=(0.0, 0.0, 5.0, 3.0), score=1.0)
+    scores = tiny_net(region_map_kind="lesion_probability").region_scores([[peak], []], score_map)
+    assert scores[0, 0] == score_map[0, 1, 2] and torch.isnan(scores[0, 1:]).all() and torch.isnan(scores[1]).all()
 
 
 def dihedral_view(image: torch.Tensor, rotations: int, mirrored: bool) -> torch.Tensor:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from monai_weakloc.localize import Region, crop_around_batch, sample_regions, scale_region
+from monai_weakloc.localize.heatmap import heatmap_batch, resize_heatmaps
 from monai_weakloc.localize.field_of_view import field_of_view_on_grid
 from weakloc_networks.zoom_in_a_net import ANet
 from weakloc_networks.zoom_in_c_net import CNet
@@ -37,7 +38,7 @@ class ZoomInNet(nn.Module):
        up to ``num_regions`` peaks, each masking the ``region_size`` square around it, early stop below
        ``region_threshold`` (the paper gives no threshold; ``None`` always takes ``num_regions``). With
        ``region_map_views=8``, in eval mode, the map is first averaged over the 8 rotations and flips of
-       the image (see :meth:`region_map_over_views`). With the field of view ``fov_low`` (the retina disc
+       the image (see :meth:`attention_over_views`). With the field of view ``fov_low`` (the retina disc
        the preprocessing found, in low-resolution pixels), the resized map is -inf outside it, so no peak
        and hence no C-Net crop centre lies outside the retina (sampling stops early when the retina is
        all masked).
@@ -241,33 +242,65 @@ class ZoomInNet(nn.Module):
             return score_maps[:, 1:].mean(dim=1) - score_maps[:, 0]
         return 1.0 - torch.softmax(score_maps, dim=1)[:, 0]
 
-    def region_map_over_views(self, image_low: torch.Tensor, region_map: torch.Tensor) -> torch.Tensor:
-        """Mean of the region map over the 8 rotations (0, 90, 180, 270 degrees) and mirror images of the image.
+    def attention_over_views(
+        self, image_low: torch.Tensor, attention_outputs: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """G and S of the image's 8 views (rotations by 0, 90, 180, 270 degrees and their mirror images).
 
-        Each view goes through M-Net and A-Net; its map is turned back to the image's orientation before
-        the mean. The training augmentation uses the same 8 views, so the network has seen them all. MONAI's
-        ``TestTimeAugmentation`` inverts transforms of the network's final output; here the map has to be
-        averaged inside the forward, before the regions are sampled from it.
+        Each view goes through M-Net and A-Net; its maps are turned back to the image's orientation. The
+        training augmentation uses the same 8 views, so the network has seen them all. MONAI's
+        ``TestTimeAugmentation`` inverts transforms of the network's final output; here the maps are needed
+        inside the forward, before the regions are sampled.
 
         Args:
             image_low: (B, in_channels, low_res, low_res).
-            region_map: :meth:`region_map` of ``image_low`` as is, (B, h, w).
+            attention_outputs: the A-Net's outputs for ``image_low`` as is (``gated_maps``, ``score_maps``).
 
         Returns:
-            (B, h, w).
+            G and S, (8, B, K, h, w) each, the image as is first.
         """
-        maps = [region_map]
+        gated, scores = [attention_outputs["gated_maps"]], [attention_outputs["score_maps"]]
         for view in range(1, 8):
             rotations, mirrored = view % 4, view >= 4
             viewed = torch.rot90(image_low, rotations, dims=(2, 3))
             if mirrored:
                 viewed = viewed.flip(3)
-            attention_outputs = self.a_net(self.m_net.features(viewed))
-            view_map = self.region_map(attention_outputs["gated_maps"], attention_outputs["score_maps"])
-            if mirrored:
-                view_map = view_map.flip(2)
-            maps.append(torch.rot90(view_map, -rotations, dims=(1, 2)))
-        return torch.stack(maps).mean(dim=0)
+            view_outputs = self.a_net(self.m_net.features(viewed))
+            for maps, key in ((gated, "gated_maps"), (scores, "score_maps")):
+                view_maps = view_outputs[key].flip(3) if mirrored else view_outputs[key]
+                maps.append(torch.rot90(view_maps, -rotations, dims=(2, 3)))
+        return torch.stack(gated), torch.stack(scores)
+
+    def region_map_of_views(self, gated_views: torch.Tensor, score_views: torch.Tensor) -> torch.Tensor:
+        """The mean over views of :meth:`region_map`.
+
+        Args:
+            gated_views: G of V views, (V, B, K, h, w) (V = 1: the image as is).
+            score_views: S of the same views, (V, B, K, h, w).
+
+        Returns:
+            (B, h, w).
+        """
+        views, batch = gated_views.shape[:2]
+        maps = self.region_map(gated_views.flatten(0, 1), score_views.flatten(0, 1))
+        return maps.unflatten(0, (views, batch)).mean(dim=0)
+
+    @staticmethod
+    def lesion_log_odds(score_views: torch.Tensor) -> torch.Tensor:
+        """The log-odds ``log(p / (1 - p))`` of the "lesion_probability" region map p (the mean over views).
+
+        Ordered as p (a position above another in one is above it in the other), but unbounded: where p
+        rounds to 1 in float32 (the A-Net is sure of a lesion at most places of a diseased eye) it still
+        tells positions apart. Computed from the log-softmax of S, so it is exact there.
+
+        Args:
+            score_views: S of V views, (V, B, K, h, w).
+
+        Returns:
+            (B, h, w).
+        """
+        log_shares = torch.log_softmax(score_views, dim=2)
+        return torch.logsumexp(log_shares[:, :, 1:], dim=(0, 2)) - torch.logsumexp(log_shares[:, :, 0], dim=0)
 
     def sample_lesion_regions(
         self, region_map: torch.Tensor, field_of_view: torch.Tensor | None = None
@@ -275,7 +308,7 @@ class ZoomInNet(nn.Module):
         """Regions on the low-resolution image, sampled from the region map resized to it.
 
         Args:
-            region_map: (B, h, w), from :meth:`region_map` (or :meth:`region_map_over_views`).
+            region_map: (B, h, w), from :meth:`region_map` (or :meth:`region_map_of_views`).
             field_of_view: (B, 1, low_res, low_res) mask, 1 inside the retina; no peak is taken outside it.
                 ``None``: the whole image.
 
@@ -291,6 +324,30 @@ class ZoomInNet(nn.Module):
             sampling_size=(self.low_res, self.low_res),
             field_of_view=None if field_of_view is None else field_of_view.detach(),
         )
+
+    def region_scores(self, regions: list[list[Region]], score_map: torch.Tensor) -> torch.Tensor:
+        """Each region's score: the map that ranks the regions at the region's peak.
+
+        The map is the region map, except for "lesion_probability", whose map saturates at 1 (the A-Net is
+        sure of a lesion at most places of a diseased eye, so most regions would read 1.00): there its
+        log-odds (:meth:`lesion_log_odds`), ordered as the map but unbounded. It is resized to the
+        low-resolution image as the sampling resizes the region map, and read at the peak pixel; on the region
+        map itself that is the value the region was found at, so the regions, found greedily from the highest
+        peak down, come in decreasing order of score.
+
+        Args:
+            regions: per image, the regions of :meth:`sample_lesion_regions`.
+            score_map: the region map, or its log-odds, (B, h, w).
+
+        Returns:
+            (B, N) float32 on ``score_map``'s device, NaN for regions not taken.
+        """
+        resized = resize_heatmaps(heatmap_batch(score_map), (self.low_res, self.low_res))
+        scores = torch.full((len(regions), self.num_regions), float("nan"))
+        for image_index, image_regions in enumerate(regions):
+            for region_index, region in enumerate(image_regions):
+                scores[image_index, region_index] = resized[image_index, int(region.y), int(region.x)]
+        return scores.to(score_map.device)
 
     @staticmethod
     def region_map_for_display(region_map: torch.Tensor, field_of_view: torch.Tensor) -> torch.Tensor:
@@ -365,7 +422,8 @@ class ZoomInNet(nn.Module):
             the A-Net and lesion discovery read); ``regions`` (B, N, 4) float boxes
             (x, y, w, h) of the masked squares in low-resolution pixels, rows of -1 for regions not taken;
             ``region_map`` (B, h, w), the map they were sampled from; with ``fov_low``, each image's minimum
-            inside the field of view replaces it outside (:meth:`region_map_for_display`).
+            inside the field of view replaces it outside (:meth:`region_map_for_display`); ``region_scores``
+            (B, N), what ranks the regions (:meth:`region_scores`), NaN for regions not taken.
 
         Raises:
             ValueError: if an input has the wrong shape, the fellow eye is missing or unexpected, or an
@@ -390,11 +448,14 @@ class ZoomInNet(nn.Module):
             "feature_map": feature_map,
         }
         with torch.no_grad():
-            region_map = self.region_map(attention_outputs["gated_maps"], attention_outputs["score_maps"])
+            gated_views, score_views = attention_outputs["gated_maps"][None], attention_outputs["score_maps"][None]
             if self.region_map_views == 8 and not self.training:
-                region_map = self.region_map_over_views(image_low, region_map)
+                gated_views, score_views = self.attention_over_views(image_low, attention_outputs)
+            region_map = self.region_map_of_views(gated_views, score_views)
+            score_map = self.lesion_log_odds(score_views) if self.region_map_kind == "lesion_probability" else region_map
         regions = self.sample_lesion_regions(region_map, fov_low)
         outputs["region_map"] = region_map if fov_low is None else self.region_map_for_display(region_map, fov_low)
+        outputs["region_scores"] = self.region_scores(regions, score_map)
         outputs["regions"] = self._region_boxes(regions, image_low.device)
         if self.phase == 3 and image_high is not None:
             outputs["y_c"] = self._zoom_in(image_high, regions, embedding)

@@ -8,7 +8,6 @@ from typing import Any
 import torch
 
 from monai_weakloc.localize import Detections, Localization
-from monai_weakloc.localize.box_scores import max_inside_boxes
 from weakloc_networks.zoom_in_net import ZoomInNet
 
 __all__ = ["ZoomInNetLocalizer"]
@@ -20,7 +19,10 @@ class ZoomInNetLocalizer:
     - probabilities: :meth:`ZoomInNet.predict_proba` of the phase (single-label, K grades);
     - heatmaps ``grade1`` .. ``grade{K-1}``: the gated maps G of the lesion grades, (B, h, w) each;
     - boxes: the regions the network sampled (the masked squares, in low-resolution pixels), labelled
-      ``box_label``, each scored by the region map's maximum inside it;
+      ``box_label``, in the order found, each scored by what ranks them (``region_scores``,
+      :meth:`ZoomInNet.region_scores`): the region map's value at the region's peak, or for
+      ``region_map_kind="lesion_probability"``, whose map saturates at 1, its log-odds there, so that regions
+      the A-Net is nearly sure of still read apart;
     - overlay map: the region map the regions were sampled from.
 
     Args:
@@ -38,7 +40,7 @@ class ZoomInNetLocalizer:
     def __call__(self, pred: Mapping[str, torch.Tensor], batch: Mapping[str, Any] | None = None) -> Localization:
         """Args:
             pred: the forward's dict for a batch (``gated_maps`` (B, K, h, w), ``regions`` (B, N, 4) with rows
-                of -1 for regions not taken, ``region_map`` (B, h, w), the logits).
+                of -1 for regions not taken, ``region_scores`` (B, N), ``region_map`` (B, h, w), the logits).
             batch: unused (the field of view is applied by the network's region sampling).
 
         Returns:
@@ -47,12 +49,16 @@ class ZoomInNetLocalizer:
         phase = self.network.phase if self.phase is None else self.phase
         probabilities = ZoomInNet.predict_proba(pred, phase)
         gated_maps = pred["gated_maps"]
-        input_size = (self.network.low_res, self.network.low_res)
         boxes = []
-        for regions, region_map in zip(pred["regions"], pred["region_map"]):
-            taken = regions[regions[:, 2] > 0].detach().float().cpu()
-            scores = max_inside_boxes(region_map, taken, input_size)
-            boxes.append(Detections(taken, [self.box_label] * taken.shape[0], scores))
+        for regions, region_scores in zip(pred["regions"], pred["region_scores"]):
+            taken = regions[:, 2] > 0
+            boxes.append(
+                Detections(
+                    regions[taken].detach().float().cpu(),
+                    [self.box_label] * int(taken.sum()),
+                    region_scores[taken].detach().float().cpu(),
+                )
+            )
         return Localization(
             probabilities=probabilities,
             probability_kind="single_label",

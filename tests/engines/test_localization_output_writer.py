@@ -83,7 +83,8 @@ def test_single_label_with_boxes_maps_boxes_and_heatmaps_back_through_the_crop(t
     assert values[8, 18] == pytest.approx(0.8)  # input pixel (row 4, col 4) is original rows 8-9, cols 18-19
     png = np.asarray(Image.open(out / "heatmaps" / "10_left_grade1.png"))
     assert png.shape == (HEIGHT, WIDTH) and png.dtype == np.uint8 and png.max() == 255
-    assert Image.open(out / "overlays" / "10_left.png").size == (WIDTH, HEIGHT)
+    overlay = Image.open(out / "overlays" / "10_left.png")
+    assert overlay.height == HEIGHT and overlay.width > WIDTH  # the image at its size, then the colour bar
     assert not (out / "points.csv").exists() and not (out / "masks").exists()
 
 
@@ -173,7 +174,7 @@ def test_overlays_draw_heat_and_points_only_inside_the_field_of_view(tmp_path):
     pixels = np.asarray(Image.open(out / "overlays" / "eye.png").convert("RGB")).astype(int)
     # the constant image shows black; the heat tints the field of view only
     assert pixels[:20, 12:30].max() > 80
-    assert pixels[:20, 31:].max() == 0 and pixels[:, :10].max() == 0  # (the point's caption is on rows 22-30)
+    assert pixels[:20, 31:WIDTH].max() == 0 and pixels[:, :10].max() == 0  # (caption on rows 22-30; colour bar from WIDTH)
     green = (pixels[..., 1] > 150) & (pixels[..., 0] < 100) & (pixels[..., 2] < 100)
     assert green[21, 19]  # the point (x 19, y 21 in original pixels) is drawn
     assert (out / "points.csv").is_file()

@@ -16,9 +16,14 @@ def test_overlay_png_has_the_image_size(tmp_path, height, width, channels):
     image = torch.rand(shape, generator=generator)
     heatmap = torch.rand(8, 8, generator=generator)
     path = write_overlay(image, heatmap, tmp_path / "out" / "overlay.png", boxes=[(5, 5, 20, 30)], labels=["MA"],
-                         scores=[0.87])
+                         scores=[0.87], colour_bar=False)
     with Image.open(path) as written:
         assert written.size == (width, height)
+    with_bar = write_overlay(image, heatmap, tmp_path / "out" / "bar.png", boxes=[(5, 5, 20, 30)], labels=["MA"],
+                             scores=[0.87])
+    with Image.open(with_bar) as written, Image.open(path) as plain:
+        assert written.height == height and written.width > width  # the image, then the colour bar on its right
+        assert np.array_equal(np.asarray(written)[:, :width], np.asarray(plain))
 
 
 def test_overlay_draws_boxes_and_heat_where_they_are(tmp_path):
@@ -69,7 +74,8 @@ def test_montage_errors_name_the_bad_region(tmp_path):
 
 def test_overlay_circles_each_point_so_a_tiny_lesion_stays_visible(tmp_path):
     image = np.zeros((96, 96), dtype=np.float32)
-    path = write_overlay(image, np.zeros((8, 8), dtype=np.float32), tmp_path / "p.png", points=[(48.5, 48.5)], alpha=0.0)
+    path = write_overlay(image, np.zeros((8, 8), dtype=np.float32), tmp_path / "p.png", points=[(48.5, 48.5)], alpha=0.0,
+                         colour_bar=False)
     with Image.open(path) as written:
         pixels = np.asarray(written.convert("RGB")).astype(int)
     green = (pixels[..., 1] > 150) & (pixels[..., 0] < 100)

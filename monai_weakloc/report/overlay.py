@@ -59,7 +59,7 @@ def score_texts(scores: Sequence[float]) -> list[str]:
         scores: the scores of one image's boxes (or points).
 
     Returns:
-        one text per score; ``[0.9991, 0.9996]`` gives ``["0.9991", "0.9996"]``, not ``["1.00", "1.00"]``.
+        one text per score; ``[0.9991, 0.9994]`` gives ``["0.9991", "0.9994"]``, not ``["1.00", "1.00"]``.
     """
     distinct = len(set(float(score) for score in scores))
     for decimals in range(2, MOST_SCORE_DECIMALS + 1):
@@ -255,14 +255,14 @@ def write_overlay(
     box_scores = score_texts(scores) if scores is not None else None
     for index, (bx0, by0, bx1, by1) in enumerate(boxes):
         label = labels[index] if labels is not None else None
-        if kept is None or label in kept:
+        if kept is None or label is None or label in kept:
             draw.rectangle((bx0, by0, max(bx0, bx1 - 1), max(by0, by1 - 1)), outline=colour, width=line_width)
             score = box_scores[index] if box_scores is not None else None
             _caption(draw, (bx0 + line_width, by0 + line_width), label, score, colour, font)
     point_texts = score_texts(point_scores) if point_scores is not None else None
     for index, (px, py) in enumerate(points):
         label = point_labels[index] if point_labels is not None else None
-        if kept is None or label in kept:
+        if kept is None or label is None or label in kept:
             _draw_point(draw, (px, py), radius, colour, line_width)
             score = point_texts[index] if point_texts is not None else None
             _caption(draw, (px + radius, py + line_width), label, score, colour, font)

@@ -1,8 +1,9 @@
 """The truth drawn in a second colour on an overlay the inference wrote: lesion boxes and mask outlines.
 
-``overlays/<image>.png`` already shows the heat and the predicted boxes and points, at the original image's
-size (``docs/outputs.md``), so the truth, in pixels of the original image too, is drawn straight on a copy of
-it with PIL's ``ImageDraw``: boxes as outlines with their labels below them, masks as their outline.
+``overlays/<image>.png`` already shows the heat and the predicted boxes and points, the original image at its
+size in its top-left corner (``docs/outputs.md``; a colour bar may follow on the right), so the truth, in pixels
+of the original image too, is drawn straight on a copy of it with PIL's ``ImageDraw``: boxes as outlines with
+their labels below them, a mask as its outline (inside it). The report needs no original image for it.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ def draw_truth(
     """Draw truth boxes and a truth mask's outline on a copy of an overlay PNG.
 
     Args:
-        overlay: the overlay PNG (or any image file) of the original image's size.
+        overlay: the overlay PNG (or any image file) holding the original image in its top-left corner.
         path: the PNG to write (parent folders are created).
         boxes: (N, 4) ``x, y, w, h`` boxes in pixels of the original image, or ``None``.
         labels: one label per box, written below it, or ``None``.
-        mask: (H, W) bool truth mask of the original image's size, or ``None``; its outline is drawn.
+        mask: (H, W) bool truth mask of the original image, or ``None``; its outline is drawn.
         colour: a matplotlib colour.
         max_labelled: write the labels only when the image has at most this many boxes (more would hide it).
 
@@ -51,8 +52,8 @@ def draw_truth(
         the path written.
 
     Raises:
-        ValueError: when the boxes are not (N, 4), the labels do not match them, or the mask's size is not
-            the overlay's (naming the overlay).
+        ValueError: when the boxes are not (N, 4), the labels do not match them, or the mask does not fit
+            the overlay (naming the overlay).
     """
     with Image.open(overlay) as source:
         canvas = source.convert("RGB")
@@ -60,14 +61,12 @@ def draw_truth(
     rgb = tuple(round(255 * c) for c in matplotlib.colors.to_rgb(colour))
     width, font_pixels = _line_width(size)
     if mask is not None:
-        if mask.shape != size:
-            raise ValueError(f"{overlay}: truth mask size {mask.shape} differs from the overlay's (H, W) {size}")
-        inside = mask.astype(bool)
-        outline = inside & ~ndimage.binary_erosion(inside)
-        if width > 1:
-            outline = ndimage.binary_dilation(outline, iterations=width - 1)
+        if mask.ndim != 2 or mask.shape[0] > size[0] or mask.shape[1] > size[1]:
+            raise ValueError(f"{overlay}: truth mask of shape {mask.shape} does not fit the overlay's (H, W) {size}")
+        inside = np.zeros(size, dtype=bool)
+        inside[: mask.shape[0], : mask.shape[1]] = mask.astype(bool)
         pixels = np.asarray(canvas).copy()
-        pixels[outline] = rgb
+        pixels[inside & ~ndimage.binary_erosion(inside, iterations=width, border_value=0)] = rgb
         canvas = Image.fromarray(pixels, mode="RGB")
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=font_pixels)
@@ -79,7 +78,14 @@ def draw_truth(
     for index, (x, y, box_width, box_height) in enumerate(table):
         draw.rectangle((x, y, max(x, x + box_width - 1), max(y, y + box_height - 1)), outline=rgb, width=width)
         if labels is not None and len(table) <= max_labelled:
-            draw.text((x + width, y + box_height + width), labels[index], fill=rgb, font=font)
+            draw.text(
+                (x + width, y + box_height + width),
+                labels[index],
+                fill=rgb,
+                font=font,
+                stroke_width=1,
+                stroke_fill=(0, 0, 0),
+            )
     output = Path(path)
     output.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(output, format="PNG", compress_level=1)

@@ -24,9 +24,10 @@ from monai_weakloc.report.gallery_order import STATUSES, gallery_order, image_st
 from monai_weakloc.report.html_page import GalleryItem, PlotFile, render_page
 from monai_weakloc.report.image_results import ImageResult, class_names, image_results
 from monai_weakloc.report.metric_rows import task_rows
+from monai_weakloc.report.overlay import TRUTH_COLOUR
 from monai_weakloc.report.run_folder import RunFolder, locate_run
 from monai_weakloc.report.run_truth import RunTruth, read_run_truth
-from monai_weakloc.report.truth_drawing import TRUTH_COLOUR, draw_truth
+from monai_weakloc.report.truth_drawing import draw_truth
 
 __all__ = ["REPORT_FILE", "REPORT_FILES_FOLDER", "write_report"]
 

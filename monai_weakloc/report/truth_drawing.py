@@ -16,10 +16,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-__all__ = ["TRUTH_COLOUR", "draw_truth"]
+from monai_weakloc.report.overlay import TRUTH_COLOUR
 
-TRUTH_COLOUR = "magenta"
-"""The colour of the truth (the predictions are drawn in lime, the heat with the jet colour map)."""
+__all__ = ["draw_truth"]
 
 
 def _line_width(size: tuple[int, int]) -> tuple[int, float]:
@@ -45,7 +44,7 @@ def draw_truth(
         boxes: (N, 4) ``x, y, w, h`` boxes in pixels of the original image, or ``None``.
         labels: one label per box, written below it, or ``None``.
         mask: (H, W) bool truth mask of the original image, or ``None``; its outline is drawn.
-        colour: a matplotlib colour.
+        colour: a matplotlib colour; by default the overlays' truth colour.
         max_labelled: write the labels only when the image has at most this many boxes (more would hide it).
 
     Returns:

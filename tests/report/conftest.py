@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from report_runs import build_graded_run  # noqa: E402
+from report_runs import build_graded_run
 
 
 @pytest.fixture(scope="module")

@@ -89,7 +89,9 @@ def build_graded_run(root: Path) -> Path:
     truth = EvaluationTruth(
         image_ids=list(GRADED_IMAGES),
         grades_csv=_write_csv(outputs / "truth" / "grades.csv", ["image", "level"], truth_grades),
-        lesion_boxes_csv=_write_csv(outputs / "truth" / "lesion_boxes.csv", ["image", "label", "x", "y", "w", "h"], truth_boxes),
+        lesion_boxes_csv=_write_csv(
+            outputs / "truth" / "lesion_boxes.csv", ["image", "label", "x", "y", "w", "h"], truth_boxes
+        ),
         image_sizes={image: (SIZE, SIZE) for image in GRADED_IMAGES},
     )
     evaluate_outputs(outputs, truth, ["grades", "boxes", "pointing"], random_draws=3)
@@ -122,7 +124,9 @@ def build_multi_label_run(root: Path) -> Path:
     truth = EvaluationTruth(
         image_ids=list(MULTI_LABEL_IMAGES),
         labels_csv=_write_csv(root / "truth" / "labels.csv", ["image", *FINDINGS], truth_rows),
-        lesion_boxes_csv=_write_csv(root / "truth" / "lesion_boxes.csv", ["image", "label", "x", "y", "w", "h"], truth_boxes),
+        lesion_boxes_csv=_write_csv(
+            root / "truth" / "lesion_boxes.csv", ["image", "label", "x", "y", "w", "h"], truth_boxes
+        ),
         image_sizes={image: (SIZE, SIZE) for image in MULTI_LABEL_IMAGES},
     )
     evaluate_outputs(root, truth, ["labels", "pointing"])
@@ -146,4 +150,3 @@ def build_mask_run(root: Path) -> Path:
     _write_csv(root / "predictions.csv", ["image", "label", "prob_0", "prob_1"], predictions)
     evaluate_outputs(root, EvaluationTruth(masks_dir=root / "truth" / "masks"), ["masks"])
     return root
-

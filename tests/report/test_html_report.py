@@ -40,7 +40,11 @@ def test_evaluated_run_is_ordered_worst_first_with_truth_drawn(graded_run: Path)
     # The truth (magenta) is drawn on copies of the overlays of the images with lesions, not on the overlay itself.
     drawn = Image.open(graded_run / "report_files" / "03_left.png").convert("RGB")
     assert drawn.getpixel((8, 15)) == (255, 0, 255)
-    assert Image.open(graded_run / "outputs" / "overlays" / "03_left.png").convert("RGB").getpixel((8, 15)) != (255, 0, 255)
+    assert Image.open(graded_run / "outputs" / "overlays" / "03_left.png").convert("RGB").getpixel((8, 15)) != (
+        255,
+        0,
+        255,
+    )
     assert 'src="outputs/overlays/01_left.png"' in page
 
 
@@ -55,7 +59,7 @@ def test_page_is_self_contained(graded_run: Path) -> None:
 
 
 def test_output_folder_without_evaluation_is_sorted_by_severity_and_escapes_text(tmp_path: Path) -> None:
-    rows = [["<i>&\"q", 1, "0.300000", "0.700000"], ["b", 0, "0.900000", "0.100000"], ["c", 1, "0.050000", "0.950000"]]
+    rows = [['<i>&"q', 1, "0.300000", "0.700000"], ["b", 0, "0.900000", "0.100000"], ["c", 1, "0.050000", "0.950000"]]
     with (tmp_path / "predictions.csv").open("w", newline="") as handle:
         csv.writer(handle).writerows([["image", "label", "prob_0", "prob_1"], *rows])
     page = write_report(tmp_path).read_text(encoding="utf-8")

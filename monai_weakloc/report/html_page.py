@@ -35,7 +35,7 @@ th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left; vert
 td.value { font-variant-numeric: tabular-nums; font-weight: 600; }
 td.baseline { color: #555; }
 .plots, .gallery { display: grid; gap: 0.8rem; }
-.plots { grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); }
+.plots { grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); }
 .gallery { grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); }
 figure { margin: 0; background: #fff; border: 1px solid #ddd; border-radius: 4px; padding: 0.4rem; }
 figure img { display: block; width: 100%; height: auto; }

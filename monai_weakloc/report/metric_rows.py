@@ -112,16 +112,19 @@ def _pointing(section: Mapping[str, Any]) -> list[MetricRow]:
             ),
             MetricRow("localization AP", section["localization_ap"], _pointing_baselines(baselines, "localization_ap")),
         ]
-    pooled = section["pooled"]
     rows = [
         MetricRow("mean pointing accuracy over classes", section["mean_pointing_accuracy"]),
         MetricRow("mean localization AP over classes", section["mean_localization_ap"]),
-        MetricRow(
-            f"pointing accuracy over {pooled['num_pairs']} (image, class) pairs",
-            pooled["pointing_accuracy"],
-            _pointing_baselines(pooled.get("baselines", {}), "pointing_accuracy"),
-        ),
     ]
+    if "pooled" in section:
+        pooled = section["pooled"]
+        rows.append(
+            MetricRow(
+                f"pointing accuracy over {pooled['num_pairs']} (image, class) pairs",
+                pooled["pointing_accuracy"],
+                _pointing_baselines(pooled.get("baselines", {}), "pointing_accuracy"),
+            )
+        )
     for name, values in section["classes"].items():
         rows.append(
             MetricRow(

@@ -32,7 +32,7 @@ from monai_weakloc.bundles import find_bundle
 from monai_weakloc.cli.bundle import bundle_dir_option
 from monai_weakloc.data import ON_ERROR_CHOICES, DataProblem, ProblemLog, read_image_list
 
-__all__ = ["predict", "predict_images", "inference_config_files", "reader_argument"]
+__all__ = ["inference_config_files", "parse_config_args", "predict", "predict_images", "reader_argument"]
 
 TRAIN_CONFIG = "train.json"
 INFERENCE_CONFIG = "inference.json"
@@ -233,9 +233,10 @@ def predict(bundle_name: str, more_images: tuple[Path, ...], images: tuple[Path,
             output_dir: Path, quick: bool, args: tuple[str, ...], on_error: str, bundle_dirs: tuple[Path, ...]) -> None:
     """Run bundle BUNDLE's inference on your images and write the output contract to --out.
 
-    Images in any format the 2-D loader reads (PNG, JPEG, TIFF, PGM, DICOM, NIfTI), at any size, gray or
-    colour, without labels. Zoom-in-Net pairs fellow eyes named the EyePACS way (10_left, 10_right);
-    an image without its fellow stands in for it.
+    --images takes a folder, an image file or a CSV list, and more may follow it:
+    --images scans/ extra.png list.csv. Images in any format the 2-D loader reads (PNG, JPEG, TIFF, PGM,
+    DICOM, NIfTI), at any size, gray or colour, without labels. Zoom-in-Net pairs fellow eyes named the
+    EyePACS way (10_left, 10_right); an image without its fellow stands in for it.
     """
     try:
         info = find_bundle(bundle_name, list(bundle_dirs))

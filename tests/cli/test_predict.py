@@ -28,7 +28,9 @@ INFERENCE_BUNDLES = ("zoom_in_net", "ma_segmentation", "self_transfer", "multi_a
 # quick.json made smaller still: one epoch of phase 1 and one of phase 3 on 24 images
 TINY = {"synthetic": {"num_images": 24, "image_size": 160, "seed": 0}, "phase_epochs": [1, 0, 1],
         "low_res": 96, "high_res": 128, "region_size": 40, "crop_size": 64, "batch_size": 4}
-TINY_ARGS = [item for key in ("low_res", "high_res", "region_size", "crop_size") for item in ("--arg", f"{key}={TINY[key]}")]
+TINY_ARGS = [
+    item for key in ("low_res", "high_res", "region_size", "crop_size") for item in ("--arg", f"{key}={TINY[key]}")
+]
 NUM_GRADE_MAPS = 4
 
 
@@ -41,9 +43,9 @@ def trained_checkpoint(tmp_path_factory) -> Path:
     configs = BUNDLES / "zoom_in_net" / "configs"
     files = [str(configs / "train.json"), str(configs / "quick.json"), str(tiny)]
     env = {**os.environ, "WEAKLOC_CACHE_DIR": str(root / "cache")}
+    command = [sys.executable, "-m", "monai.bundle", "run", "training", "--config_file", repr(files)]
     done = subprocess.run(
-        [sys.executable, "-m", "monai.bundle", "run", "training", "--config_file", repr(files), "--bundle_root", str(root)],
-        cwd=REPO, capture_output=True, text=True, timeout=300, env=env,
+        [*command, "--bundle_root", str(root)], cwd=REPO, capture_output=True, text=True, timeout=300, env=env,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return root / "models" / "model.pt"
@@ -193,3 +195,20 @@ def test_every_bundle_predicts_without_its_dataset(bundle):
     evaluated = _ids_evaluated(parser, ("initialize", "run", "finalize"))
     assert "infer_records" in evaluated
     assert not {"dataset_dir", "records", "synthetic"} & evaluated
+
+
+def test_the_configs_are_composed_as_bundle_run_composes_them(tmp_path):
+    configs = tmp_path / "demo" / "configs"
+    configs.mkdir(parents=True)
+    for name in ("train.json", "inference.json", "quick.json"):
+        (configs / name).write_text("{}")
+    assert [f.name for f in inference_config_files(tmp_path / "demo", quick=True)] == [
+        "train.json", "inference.json", "quick.json"]
+    with pytest.raises(ValueError, match="bundle demo has no multi_gpu_inference.json"):
+        inference_config_files(tmp_path / "demo", world_size=2)
+    (configs / "multi_gpu_inference.json").write_text("{}")
+    assert [f.name for f in inference_config_files(tmp_path / "demo", quick=True, world_size=2)] == [
+        "train.json", "inference.json", "multi_gpu_inference.json", "quick.json"]
+    (configs / "inference.json").unlink()
+    with pytest.raises(ValueError, match="bundle demo has no inference.json"):
+        inference_config_files(tmp_path / "demo")

@@ -30,7 +30,7 @@ from monai_weakloc.data.readers.files import absolute_root
 from monai_weakloc.data.readers.tables import read_csv_table
 from monai_weakloc.data.records import ProblemLog
 
-__all__ = ["read_image_list", "list_image_files", "image_file_id", "IMAGE_LIST_COLUMN"]
+__all__ = ["IMAGE_LIST_COLUMN", "image_file_id", "list_image_files", "read_image_list"]
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from monai_weakloc.report.gallery_order import STATUSES
 from monai_weakloc.report.metric_rows import MetricRow
+from monai_weakloc.report.overlay import TRUTH_COLOUR
 
-__all__ = ["GalleryItem", "PlotFile", "render_page"]
+__all__ = ["GalleryItem", "PlotFile", "ReportPage", "render_page"]
 
 STATUS_TEXT = {"missed": "lesions missed", "wrong": "wrong", "correct": "right", "unscored": "no truth"}
 """How the gallery names each result of :data:`~monai_weakloc.report.gallery_order.STATUSES`."""
@@ -123,6 +126,35 @@ class GalleryItem:
     details: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ReportPage:
+    """What the report page shows.
+
+    Attributes:
+        title: the page title.
+        location: where the run is.
+        notes: what is missing from the run, one sentence each.
+        metrics: ``metrics.json``, ``None`` when the run was not evaluated.
+        tables: task -> its metric rows.
+        plots: the plots.
+        items: the gallery, in its order.
+        order: how the gallery is sorted, in words.
+        truth_drawn: whether the overlays show the truth.
+        total: the number of images of the run (``items`` may hold fewer: the worst ones).
+    """
+
+    title: str
+    location: str
+    notes: Sequence[str]
+    metrics: Mapping[str, Any] | None
+    tables: Mapping[str, Sequence[MetricRow]]
+    plots: Sequence[PlotFile]
+    items: Sequence[GalleryItem]
+    order: str
+    truth_drawn: bool
+    total: int
+
+
 def _text(value: Any) -> str:
     """A value as escaped text: floats with 3 decimals, ``None`` and NaN as ``n/a``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -202,67 +234,64 @@ def _gallery_item(rank: int, item: GalleryItem) -> str:
     )
 
 
-def _gallery_section(
-    items: Sequence[GalleryItem], classes: Sequence[str], statuses: Sequence[str], order: str, legend: str, total: int
-) -> str:
-    filters = [_select("predicted", "predicted", [(name, name) for name in classes])]
-    if any(item.truth is not None for item in items):
-        filters.append(_select("truth", "truth", [(name, name) for name in classes]))
-    filters.append(_select("status", "result", [(status, STATUS_TEXT[status]) for status in statuses]))
-    capped = f" (the {len(items)} worst of {total} images)" if len(items) < total else ""
-    figures = "".join(_gallery_item(rank, item) for rank, item in enumerate(items, start=1))
+def _filter_values(items: Sequence[GalleryItem]) -> list[str]:
+    """Every predicted or true grade, class or label of ``items``, sorted with numbers by value."""
+    names = {name for item in items for name in (*item.predicted, *(item.truth or ()))}
+    return sorted(names, key=lambda name: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)])
+
+
+def _legend(truth_drawn: bool) -> str:
+    """What the overlays' colours mean."""
+    legend = (
+        'Heat and <span class="prediction">predicted boxes and points</span> as the inference drew them; '
+        "each image opens large on a click."
+    )
+    if truth_drawn:
+        legend += (
+            f' The <span class="truth">truth ({html.escape(TRUTH_COLOUR)})</span>: lesion boxes and mask outlines.'
+        )
+    return legend
+
+
+def _gallery_section(page: ReportPage) -> str:
+    values = [(name, name) for name in _filter_values(page.items)]
+    filters = [_select("predicted", "predicted", values)]
+    if any(item.truth is not None for item in page.items):
+        filters.append(_select("truth", "truth", values))
+    found = {item.status for item in page.items}
+    filters.append(
+        _select("status", "result", [(status, STATUS_TEXT[status]) for status in STATUSES if status in found])
+    )
+    shown = len(page.items)
+    capped = f" (the {shown} worst of {page.total} images)" if shown < page.total else ""
+    figures = "".join(_gallery_item(rank, item) for rank, item in enumerate(page.items, start=1))
     return (
-        f'<section id="gallery"><h2>Gallery</h2><p>{html.escape(order)}{html.escape(capped)}</p>'
-        f'<p class="legend">{legend}</p>'
+        f'<section id="gallery"><h2>Gallery</h2><p>{html.escape(page.order)}{html.escape(capped)}</p>'
+        f'<p class="legend">{_legend(page.truth_drawn)}</p>'
         f'<form class="filters" onsubmit="return false">{"".join(filters)}'
-        f'<span><span id="shown">{len(items)}</span> of {len(items)} shown</span></form>'
+        f'<span><span id="shown">{shown}</span> of {shown} shown</span></form>'
         f'<div class="gallery">{figures}</div></section>'
     )
 
 
-def render_page(
-    title: str,
-    location: str,
-    notes: Sequence[str],
-    metrics: Mapping[str, Any] | None,
-    tables: Mapping[str, Sequence[MetricRow]],
-    plots: Sequence[PlotFile],
-    items: Sequence[GalleryItem],
-    classes: Sequence[str],
-    statuses: Sequence[str],
-    order: str,
-    legend: str,
-    total: int,
-) -> str:
-    """The whole page.
+def render_page(page: ReportPage) -> str:
+    """The whole page of ``page`` (every text in it is escaped here).
 
     Args:
-        title: the page title (escaped here).
-        location: where the run is (escaped here).
-        notes: what is missing from the run, one sentence each (escaped here).
-        metrics: ``metrics.json``, ``None`` when the run was not evaluated.
-        tables: task -> its metric rows.
-        plots: the plots to show.
-        items: the gallery, in its order.
-        classes: the values of the class filters.
-        statuses: the values of the result filter.
-        order: how the gallery is sorted, in words (escaped here).
-        legend: what the colours of the overlays mean, as HTML made by the caller from fixed text.
-        total: the number of images of the run (``items`` may hold fewer, the worst ones).
+        page: what the page shows.
 
     Returns:
         the HTML document.
     """
-    note_list = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
-    note_block = f'<ul class="notes">{note_list}</ul>' if notes else ""
+    note_list = "".join(f"<li>{html.escape(note)}</li>" for note in page.notes)
+    note_block = f'<ul class="notes">{note_list}</ul>' if page.notes else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f'<header><h1>{html.escape(title)}</h1><p class="where">{html.escape(location)}</p>'
+        f"<title>{html.escape(page.title)}</title><style>{STYLE}</style></head><body>"
+        f'<header><h1>{html.escape(page.title)}</h1><p class="where">{html.escape(page.location)}</p>'
         f"{note_block}</header>"
-        f"{_metrics_section(metrics, tables)}{_plots_section(plots)}"
-        f"{_gallery_section(items, classes, statuses, order, legend, total)}"
+        f"{_metrics_section(page.metrics, page.tables)}{_plots_section(page.plots)}{_gallery_section(page)}"
         '<dialog id="viewer"><figure><img id="viewer-image" alt=""><figcaption id="viewer-caption"></figcaption>'
         f"</figure></dialog><script>{SCRIPT}</script></body></html>\n"
     )

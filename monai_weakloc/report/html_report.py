@@ -14,17 +14,15 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
 from monai_weakloc.evaluation.map_files import read_mask
 from monai_weakloc.evaluation.output_tables import MULTI_LABEL, read_prediction_table
-from monai_weakloc.report.gallery_order import STATUSES, gallery_order, image_status
-from monai_weakloc.report.html_page import GalleryItem, PlotFile, render_page
-from monai_weakloc.report.image_results import ImageResult, class_names, image_results
+from monai_weakloc.report.gallery_order import gallery_order, image_status
+from monai_weakloc.report.html_page import GalleryItem, PlotFile, ReportPage, render_page
+from monai_weakloc.report.image_results import ImageResult, image_results
 from monai_weakloc.report.metric_rows import task_rows
-from monai_weakloc.report.overlay import TRUTH_COLOUR
 from monai_weakloc.report.run_folder import RunFolder, locate_run
 from monai_weakloc.report.run_truth import RunTruth, read_run_truth
 from monai_weakloc.report.truth_drawing import draw_truth
@@ -73,23 +71,6 @@ def _picture(result: ImageResult, run: RunFolder, truth: RunTruth, drawn_dir: Pa
         labels=None if boxes is None else truth.boxes.labels[result.image],
         mask=None if mask_file is None else read_mask(mask_file),
     )
-
-
-def _legend(truth: RunTruth) -> str:
-    """What the overlays' colours mean (fixed text, HTML)."""
-    legend = (
-        'Heat and <span class="prediction">predicted boxes and points</span> as the inference drew them; '
-        "each image opens large on a click."
-    )
-    if truth.boxes is not None or truth.masks is not None:
-        legend += f' The <span class="truth">truth ({TRUTH_COLOUR})</span>: lesion boxes and mask outlines.'
-    return legend
-
-
-def _statuses(results: Sequence[ImageResult]) -> list[str]:
-    """The results that occur in ``results``, in the order of :data:`STATUSES`."""
-    found = {image_status(result) for result in results}
-    return [status for status in STATUSES if status in found]
 
 
 def write_report(
@@ -147,7 +128,7 @@ def write_report(
         )
     scored = any(result.wrong is not None or result.misses for result in results)
     tables = {} if run.metrics is None else {task: task_rows(task, run.metrics[task]) for task in run.metrics["tasks"]}
-    page = render_page(
+    page = ReportPage(
         title=f"weakloc report: {run.root.name}",
         location=str(run.root),
         notes=notes,
@@ -155,13 +136,11 @@ def write_report(
         tables=tables,
         plots=_plots(run),
         items=items,
-        classes=class_names(results),
-        statuses=_statuses(results),
         order=ORDER_WITH_TRUTH if scored else ORDER_WITHOUT_TRUTH,
-        legend=_legend(truth),
+        truth_drawn=truth.boxes is not None or truth.masks is not None,
         total=len(results),
     )
     path = run.root / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
+    path.write_text(render_page(page), encoding="utf-8")
     logger.info("wrote %s (%d of %d images)", path, len(items), len(results))
     return path

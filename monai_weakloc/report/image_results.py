@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import csv
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from monai_weakloc.evaluation.output_tables import MULTI_LABEL, PredictionTable,
 from monai_weakloc.evaluation.tables import read_box_table
 from monai_weakloc.report.run_truth import RunTruth
 
-__all__ = ["NO_FINDING", "ImageResult", "LesionMiss", "class_names", "image_results"]
+__all__ = ["NO_FINDING", "ImageResult", "LesionMiss", "image_results"]
 
 NO_FINDING = "No Finding"
 """The label of an image without any class, as the multi-label ``labels`` column writes it."""
@@ -271,9 +270,3 @@ def image_results(outputs: Path, metrics: Mapping[str, Any] | None, truth: RunTr
             )
         )
     return results
-
-
-def class_names(results: Sequence[ImageResult]) -> list[str]:
-    """Every predicted or true grade, class or label of ``results``, sorted with numbers by value (the filter's)."""
-    names = {name for result in results for name in (*result.predicted, *(result.truth or ()))}
-    return sorted(names, key=lambda name: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)])

@@ -143,10 +143,10 @@ def reader_argument(parser: ConfigParser, name: str, default: object, records_id
     return default
 
 
-def _checkpoint_override(parser: ConfigParser, bundle_name: str, checkpoint: Path) -> dict[str, str]:
+def _checkpoint_id(parser: ConfigParser, bundle_name: str, checkpoint: Path) -> str:
     """The config id the checkpoint path replaces: ``ckpt_dir`` for a folder, ``checkpoint`` for a file."""
     if checkpoint.is_dir():
-        return {CHECKPOINT_DIR_ID: str(checkpoint)}
+        return CHECKPOINT_DIR_ID
     if CHECKPOINT_ID not in parser:
         several = sorted(key for key in parser.get() if str(key).endswith(CHECKPOINT_ID_SUFFIX))
         raise ValueError(
@@ -154,7 +154,7 @@ def _checkpoint_override(parser: ConfigParser, bundle_name: str, checkpoint: Pat
             f"{CHECKPOINT_ID!r}: give --checkpoint the models folder of its training run, or each file with "
             f"--arg ID=FILE"
         )
-    return {CHECKPOINT_ID: str(checkpoint)}
+    return CHECKPOINT_ID
 
 
 def predict_images(
@@ -194,8 +194,7 @@ def predict_images(
         **{BUNDLE_ROOT_ID: str(bundle_path), **(overrides or {})},
     )
     parser = workflow.parser
-    for key, value in _checkpoint_override(parser, bundle_path.name, checkpoint.resolve()).items():
-        parser[key] = value
+    parser[_checkpoint_id(parser, bundle_path.name, checkpoint)] = str(checkpoint.resolve())
     parser[OUTPUT_DIR_ID] = str(output_dir.resolve())
     problems = ProblemLog(on_error)
     records = read_image_list(

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from monai_weakloc.bundles import BUNDLE_PATH_ENV, find_bundle, find_bundles
+from monai_weakloc.monai_notices import quiet_environment
 
 bundle_dir_option = click.option(
     "--bundle-dir",
@@ -98,7 +99,8 @@ def run_bundle(name: str, stages: tuple[str, ...], quick: bool, overrides: tuple
     """Run bundle NAME's stages with `python -m monai.bundle run`, composing its configs.
 
     Each stage is the command a user would type, e.g. for train with --quick:
-    python -m monai.bundle run training --config_file "['<b>/configs/train.json','<b>/configs/quick.json']".
+    python -m monai.bundle run training --config_file "['<b>/configs/train.json','<b>/configs/quick.json']",
+    with MONAI's notice of the deprecated metadata name silenced.
     """
     try:
         info = find_bundle(name, list(bundle_dirs))
@@ -124,6 +126,6 @@ def run_bundle(name: str, stages: tuple[str, ...], quick: bool, overrides: tuple
         command = [sys.executable, "-m", "monai.bundle", "run"] + (["training"] if stage == "train" else [])
         command += ["--config_file", config_list, *command_args]
         click.echo(f"[{stage}] {' '.join(shlex.quote(part) for part in command)}", err=True)
-        result = subprocess.run(command)
+        result = subprocess.run(command, env=quiet_environment())
         if result.returncode != 0:
             raise click.ClickException(f"bundle {name}: stage {stage} failed with exit code {result.returncode}")

@@ -50,6 +50,7 @@ from monai_weakloc.evaluation.pointing import POINTING_BASELINES, evaluate_point
 from monai_weakloc.evaluation.results import write_metrics_json
 from monai_weakloc.evaluation.tables import image_id, read_box_table, read_grade_table, read_label_truth
 from monai_weakloc.evaluation.truth import EvaluationTruth
+from monai_weakloc.terminal import terminal_progress
 from monai_weakloc.transforms.load_2d import file_suffix
 
 __all__ = ["EVALUATION_TASKS", "MissingTruthError", "evaluate_outputs"]
@@ -390,7 +391,7 @@ def evaluate_outputs(
                 ablation_maps,
             ),
         }
-        for task in metrics["tasks"]:
+        for task in terminal_progress(metrics["tasks"], "evaluation"):
             logger.info("evaluating %s of %s", task, outputs)
             try:
                 metrics[task] = sections[task]()

@@ -3,11 +3,12 @@
 A bundle's ``multi_gpu_train.json`` and ``multi_gpu_inference.json`` (the MONAI model-zoo pattern) pick this
 process's device with :func:`local_device`; training wraps the network with :func:`wrap_data_parallel`, and
 inference's output writer merges every process's table rows on rank 0 with :func:`gather_to_main_process`.
-The wrapper exists because
-``torch.nn.parallel.DistributedDataParallel`` registers gradient all-reduce hooks only on the parameters
-that require a gradient when it is built: a network built in a phase that freezes some sub-networks
-(Zoom-in-Net starts in phase 1 with its A-Net and C-Net frozen) would later train those sub-networks on
-every rank without ever averaging their gradients, and the ranks' weights would silently drift apart.
+
+The wrapper exists because ``torch.nn.parallel.DistributedDataParallel`` registers gradient all-reduce hooks
+only on the parameters that require a gradient when it is built: a network built in a phase that freezes some
+sub-networks (Zoom-in-Net starts in phase 1 with its A-Net and C-Net frozen) would later train those
+sub-networks on every rank without ever averaging their gradients, and the ranks' weights would silently drift
+apart. Inference needs no wrapper: no gradient is shared, each process runs its own images.
 """
 
 from __future__ import annotations

@@ -94,8 +94,8 @@ class _Prediction:
     grade: int | None
 
 
-def _number(cell: str, path: Path, row: int, column: str) -> float:
-    """A probability cell as a float; a ``ValueError`` naming file, row and column otherwise."""
+def _number(cell: str | None, path: Path, row: int, column: str) -> float:
+    """A numeric cell as a float; a ``ValueError`` naming file, row and column otherwise."""
     try:
         value = float(cell)
     except (TypeError, ValueError):

@@ -10,7 +10,7 @@ logger = logging.getLogger(__name__)
 
 
 def pair_fellow_eyes(records: list[dict], key: str = "fellow") -> list[dict]:
-    """Copy each record with ``key`` set to its fellow eye's image.
+    """Copy each record with ``key`` set to its fellow eye's image, and ``eye_pair`` dropped.
 
     Args:
         records: records with ``image`` and ``eye_pair`` (as :func:`monai_weakloc.data.read_eyepacs` gives),
@@ -19,7 +19,9 @@ def pair_fellow_eyes(records: list[dict], key: str = "fellow") -> list[dict]:
 
     Returns:
         new records; where the fellow eye is missing (``eye_pair`` absent, ``None``, or not among the records)
-        the image stands in for it, which is logged once with the number of such images.
+        the image stands in for it, which is logged once with the number of such images. ``eye_pair`` is left
+        out: ``key`` holds what it said, and its ``None`` for a missing eye is a value a data loader cannot
+        collate.
     """
     images = {record["image"] for record in records}
     paired = []
@@ -29,7 +31,7 @@ def pair_fellow_eyes(records: list[dict], key: str = "fellow") -> list[dict]:
         if fellow not in images:
             missing.append(record.get("id", record["image"]))
             fellow = record["image"]
-        paired.append({**record, key: fellow})
+        paired.append({**{name: value for name, value in record.items() if name != "eye_pair"}, key: fellow})
     if missing:
         logger.warning(
             "%d image(s) have no fellow eye and stand in for it themselves (first: %s)", len(missing), missing[0]

@@ -43,7 +43,7 @@ def test_paired_eyes_name_the_fellow_image_of_the_same_patient(eyepacs_root):
     records = split_records("eyepacs", eyepacs_root, split="train", pair_eyes=True)
     images = {record["image"] for record in records}
     for record in records:
-        assert record["fellow"] == record["eye_pair"] and record["fellow"] in images
+        assert record["fellow"] in images and "eye_pair" not in record
         assert Path(record["fellow"]).stem == f"{record['patient']}_{'right' if record['eye'] == 'left' else 'left'}"
 
 
@@ -65,7 +65,8 @@ def test_skipping_leaves_out_the_bad_image_and_its_fellow_stands_in_for_itself(d
     kept = {record["id"]: record for record in records}
     assert bad["id"] not in kept
     assert len(kept) == len(read_eyepacs(root, splits="train")) - 1
-    fellow = next(record for record in records if record["eye_pair"] == bad["image"])
+    bad_eye = "right" if bad["eye"] == "left" else "left"
+    fellow = next(record for record in records if record["id"] == f"{bad['patient']}_{bad_eye}")
     assert fellow["fellow"] == fellow["image"]
     assert f"skipped: {bad['image']}: grayscale image where RGB is expected" in caplog.text
 

@@ -213,7 +213,4 @@ def read_image_list(
         )
     if not pair_eyes:
         return records
-    return [
-        {key: value for key, value in record.items() if key != FELLOW_EYE_KEY}
-        for record in pair_fellow_eyes(_with_fellow_eyes(records))
-    ]
+    return pair_fellow_eyes(_with_fellow_eyes(records))

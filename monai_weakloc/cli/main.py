@@ -11,6 +11,8 @@ from monai_weakloc.cli.bundle import bundle
 from monai_weakloc.cli.data import data
 from monai_weakloc.cli.evaluate import evaluate
 from monai_weakloc.cli.plugins import plugins
+from monai_weakloc.cli.predict import predict
+from monai_weakloc.cli.report import report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,3 +27,5 @@ cli.add_command(bundle)
 cli.add_command(plugins)
 cli.add_command(data)
 cli.add_command(evaluate)
+cli.add_command(predict)
+cli.add_command(report)

@@ -49,18 +49,18 @@ def _engine(folder: Path, ids: list[str]) -> SimpleNamespace:
         torch.zeros(count, 3, SIZE, SIZE),
         meta={"original_size": torch.tensor([[SIZE, SIZE]] * count), "filename_or_obj": paths},
     )
-    heatmaps = torch.stack([torch.arange(SIZE * SIZE, dtype=torch.float32).reshape(SIZE, SIZE) * (1 + ord(i)) for i in ids])
+    ramp = torch.arange(SIZE * SIZE, dtype=torch.float32).reshape(SIZE, SIZE)
+    heatmaps = torch.stack([ramp * (1 + ord(image_id)) for image_id in ids])  # (B, SIZE, SIZE), one per image
     result = Localization(
-        probabilities=torch.tensor([IMAGES[i][0] for i in ids]),
+        probabilities=torch.tensor([IMAGES[image_id][0] for image_id in ids]),
         heatmaps={"map": heatmaps},
         boxes=[
-            Detections(torch.tensor(IMAGES[i][1]).reshape(-1, 4), ["lesion"] * len(IMAGES[i][1]), torch.tensor(IMAGES[i][2]))
-            for i in ids
+            Detections(torch.tensor(boxes).reshape(-1, 4), ["lesion"] * len(boxes), torch.tensor(scores))
+            for _, boxes, scores in (IMAGES[image_id] for image_id in ids)
         ],
     )
-    return SimpleNamespace(
-        state=SimpleNamespace(batch={CommonKeys.IMAGE: image, "id": ids}, output={CommonKeys.PRED: result}, device=torch.device("cpu"))
-    )
+    batch = {CommonKeys.IMAGE: image, "id": ids}
+    return SimpleNamespace(state=SimpleNamespace(batch=batch, output={CommonKeys.PRED: result}, device=torch.device("cpu")))
 
 
 def _run(folder: Path, out: Path, batches: list[list[str]]) -> None:
@@ -113,9 +113,9 @@ def test_two_processes_write_the_folder_one_process_writes(two_rank_folders, tmp
         assert sorted(written) == sorted(expected), folder
         for name in ("predictions.csv", "boxes.csv"):
             assert written[name] == expected[name], f"{folder}/{name}"
-        for name in expected:
-            if name.endswith(".png"):
-                assert np.array_equal(np.asarray(Image.open(two_rank_folders / folder / name)), np.asarray(Image.open(single / name))), name
+        for name in (name for name in expected if name.endswith(".png")):
+            pixels = np.asarray(Image.open(two_rank_folders / folder / name))
+            assert np.array_equal(pixels, np.asarray(Image.open(single / name))), f"{folder}/{name}"
     assert not list(two_rank_folders.rglob("*.tmp"))
 
 

@@ -53,7 +53,7 @@ figcaption { font-size: 0.85rem; margin-top: 0.3rem; overflow-wrap: anywhere; }
 .legend .prediction { color: #2e8b00; font-weight: 600; }
 [hidden] { display: none !important; }
 dialog { max-width: 96vw; max-height: 96vh; padding: 0.5rem; border: 0; }
-dialog img { max-width: 94vw; max-height: 88vh; display: block; }
+dialog img { width: 94vw; height: 88vh; object-fit: contain; display: block; }
 dialog::backdrop { background: rgba(0, 0, 0, 0.8); }
 """
 

@@ -32,6 +32,16 @@ def test_tiny_network_gives_logits_and_maps_at_stride_32():
     assert outputs["maps"].shape == (2, 14, 4, 4)
 
 
+@pytest.mark.parametrize("feature_attention", [True, False])
+def test_last_stride_one_doubles_the_maps_and_keeps_the_weights(feature_attention):
+    network = MultiAttentionNetwork(feature_attention=feature_attention, last_stride=1, **TINY).eval()
+    reference = MultiAttentionNetwork(feature_attention=feature_attention, **TINY)
+    assert shapes(network.state_dict()) == shapes(reference.state_dict())
+    with torch.no_grad():
+        outputs = network(torch.rand(2, 3, 128, 128))
+    assert outputs["logits"].shape == (2, 14) and outputs["maps"].shape == (2, 14, 8, 8)
+
+
 def test_default_feature_extractor_is_monai_se_resnet101_so_imagenet_weights_load():
     network = MultiAttentionNetwork().eval()
     reference = SEResNet101(spatial_dims=2, in_channels=3, num_classes=1000).state_dict()
@@ -123,13 +133,16 @@ def test_pretrained_weights_that_are_missing_or_of_other_shapes_are_rejected_by_
 
 
 @pytest.mark.parametrize("feature_attention", [True, False])
-def test_map_geometry_is_the_cells_receptive_field_centres(feature_attention):
-    network = MultiAttentionNetwork(feature_attention=feature_attention, space_attention=False, **TINY).eval()
+@pytest.mark.parametrize("last_stride", [2, 1])
+def test_map_geometry_is_the_cells_receptive_field_centres(feature_attention, last_stride):
+    network = MultiAttentionNetwork(
+        feature_attention=feature_attention, space_attention=False, last_stride=last_stride, **TINY
+    ).eval()
     for module in network.modules():
         if hasattr(module, "se_layer"):
             module.se_layer = nn.Identity()  # its global pooling would make every pixel reach every cell
     geometry = network.map_geometry()
-    assert geometry.stride == 32
+    assert geometry.stride == 16 * last_stride
     x = torch.rand(1, 3, 320, 320, requires_grad=True)
     features = network.features(x)
     for cell in (3, 4):
@@ -149,6 +162,7 @@ def test_map_geometry_is_the_cells_receptive_field_centres(feature_attention):
         ({"layers": (1, 1, 1)}, ValueError, "layers must have four block counts"),
         ({"width": 2}, ValueError, "width must be at least 4 with feature_attention"),
         ({"pooling": "max"}, ValueError, "pooling must be one of"),
+        ({"last_stride": 4}, ValueError, "last_stride must be 1 or 2"),
     ],
 )
 def test_bad_arguments_are_rejected_by_name(kwargs, error, match):

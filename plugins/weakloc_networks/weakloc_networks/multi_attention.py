@@ -52,9 +52,10 @@ class MultiAttentionNetwork(nn.Module):
 
     1. feature extractor ``backbone``: a 7 x 7 stride-2 convolution and a 3 x 3 stride-2 max pooling, then four
        stages of ``layers`` bottleneck blocks with ``width``, 2, 4 and 8 ``width`` planes (output ``4 x`` the
-       planes), the last three starting with stride 2. With ``feature_attention`` every bottleneck carries a
-       squeeze-and-excitation layer (reduction 16; SE-ResNet, the paper's section 3.1), else none (ResNet, the
-       paper's BSL). Output F, (B, C, h, w) with C = 32 ``width`` (2048 by default), h = H / 32 (7 at 224);
+       planes), the second and third starting with stride 2, the fourth with ``last_stride``. With
+       ``feature_attention`` every bottleneck carries a squeeze-and-excitation layer (reduction 16; SE-ResNet, the
+       paper's section 3.1), else none (ResNet, the paper's BSL). Output F, (B, C, h, w) with C = 32 ``width``
+       (2048 by default), h = H / 32 (7 at 224; H / 16 with ``last_stride=1``);
     2. space attention (``space_attention``, the paper's section 3.2): the global average of F over positions,
        (B, C), broadcast back to h x w and concatenated after F: (B, 2C, h, w). No convolution between the
        pooling and the broadcast, as the paper insists;
@@ -75,6 +76,9 @@ class MultiAttentionNetwork(nn.Module):
         feature_attention: squeeze-and-excitation in every bottleneck (SE-ResNet) or not (ResNet).
         space_attention: concatenate the globally pooled features to every position before the classifier.
         pooling: one of :data:`POOLINGS`.
+        last_stride: the stride of the fourth stage, 2 (ResNet's) or 1: maps of twice the resolution, the
+            paper's 7 x 7 cells of a 224 px input at half that input (8 x 8 at 128 px), for small-image settings.
+            ImageNet weights load either way (a stride has no weights).
         pretrained_weights: path of a local file holding a state dict of the feature extractor (for instance
             MONAI's ``SEResNet101`` ImageNet weights, whose ``last_linear`` is then reported and ignored); never
             downloaded. ``None`` trains from scratch.
@@ -100,6 +104,7 @@ class MultiAttentionNetwork(nn.Module):
         feature_attention: bool = True,
         space_attention: bool = True,
         pooling: str = "after",
+        last_stride: int = 2,
         pretrained_weights: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
@@ -120,13 +125,16 @@ class MultiAttentionNetwork(nn.Module):
             )
         if pooling not in POOLINGS:
             raise ValueError(f"MultiAttentionNetwork: pooling must be one of {POOLINGS}, got {pooling!r}")
+        if last_stride not in (1, 2):
+            raise ValueError(f"MultiAttentionNetwork: last_stride must be 1 or 2, got {last_stride!r}")
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.feature_attention = bool(feature_attention)
         self.space_attention = bool(space_attention)
         self.pooling = pooling
+        self.last_stride = last_stride
         builder = _se_resnet_features if self.feature_attention else _resnet_features
-        self.backbone = builder(in_channels, tuple(layers), width)
+        self.backbone = builder(in_channels, tuple(layers), width, last_stride)
         self.feature_channels = 8 * width * EXPANSION
         classifier_channels = 2 * self.feature_channels if self.space_attention else self.feature_channels
         self.classifier = nn.Conv2d(classifier_channels, num_classes, kernel_size=1)
@@ -137,10 +145,12 @@ class MultiAttentionNetwork(nn.Module):
 
     def map_geometry(self) -> MapGeometry:
         """Where the maps' cells sit on the input: cell ``i``'s receptive field is centred at ``first_centre +
-        32 i`` input pixels (2.5 with SE-ResNet's unpadded stem pooling, 0.5 with ResNet's padded one)."""
+        32 i`` input pixels (16 i with ``last_stride=1``; 2.5 with SE-ResNet's unpadded stem pooling, 0.5 with
+        ResNet's padded one)."""
         stem_pool = (3, 2, 0) if self.feature_attention else (3, 2, 1)
         stage_stride = (1, 2, 0) if self.feature_attention else (3, 2, 1)
-        return map_geometry([(7, 2, 3), stem_pool] + [stage_stride] * 3)
+        last_stage = (stage_stride[0], self.last_stride, stage_stride[2])
+        return map_geometry([(7, 2, 3), stem_pool, stage_stride, stage_stride, last_stage])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The feature extractor's output F.
@@ -149,7 +159,7 @@ class MultiAttentionNetwork(nn.Module):
             x: (B, in_channels, H, W).
 
         Returns:
-            (B, C, h, w), C = :attr:`feature_channels`, h = H / 32 (rounded up).
+            (B, C, h, w), C = :attr:`feature_channels`, h = H / 32 (H / 16 with ``last_stride=1``; rounded up).
 
         Raises:
             TypeError: when ``x`` is not a tensor.
@@ -196,7 +206,7 @@ class MultiAttentionNetwork(nn.Module):
         return {"logits": logits, "maps": maps}
 
 
-def _se_resnet_features(in_channels: int, layers: tuple[int, ...], width: int) -> nn.Sequential:
+def _se_resnet_features(in_channels: int, layers: tuple[int, ...], width: int, last_stride: int) -> nn.Sequential:
     """SE-ResNet's ``layer0`` (stem) to ``layer4`` from MONAI's blocks, named and initialised as in ``SENet``."""
     stem = nn.Sequential(
         OrderedDict(
@@ -212,7 +222,7 @@ def _se_resnet_features(in_channels: int, layers: tuple[int, ...], width: int) -
     inplanes = width
     for index, blocks in enumerate(layers):
         planes = width * 2**index
-        stride = 1 if index == 0 else 2
+        stride = (1, 2, 2, last_stride)[index]
         downsample = None
         if stride != 1 or inplanes != planes * EXPANSION:
             downsample = Convolution(
@@ -231,9 +241,10 @@ def _se_resnet_features(in_channels: int, layers: tuple[int, ...], width: int) -
     return features
 
 
-def _resnet_features(in_channels: int, layers: tuple[int, ...], width: int) -> nn.Sequential:
+def _resnet_features(in_channels: int, layers: tuple[int, ...], width: int, last_stride: int) -> nn.Sequential:
     """MONAI ``ResNet``'s stem and four stages (ImageNet layout: 7 x 7 stride-2 stem, no bias in the shortcuts),
-    without its pooling and fully connected layer."""
+    without its pooling and fully connected layer; ``last_stride=1`` sets the stride of the fourth stage's first
+    block (its 3 x 3 convolution and shortcut; MONAI's ``ResNet`` fixes it at 2) to 1."""
     resnet = ResNet(
         block="bottleneck",
         layers=list(layers),
@@ -245,6 +256,10 @@ def _resnet_features(in_channels: int, layers: tuple[int, ...], width: int) -> n
         feed_forward=False,
         bias_downsample=False,
     )
+    if last_stride == 1:
+        first_block = resnet.layer4[0]
+        first_block.conv2.stride = (1, 1)
+        first_block.downsample[0].stride = (1, 1)
     return nn.Sequential(OrderedDict((name, getattr(resnet, name)) for name in PLAIN_STAGES))
 
 

@@ -34,6 +34,6 @@ def report(run_dir: Path, truth_dir: Path | None, max_images: int | None) -> Non
     """
     try:
         path = write_report(run_dir, truth_dir=truth_dir, max_images=max_images)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, ImportError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"wrote {path}")

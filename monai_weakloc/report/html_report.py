@@ -92,6 +92,7 @@ def write_report(
         FileNotFoundError: when ``run_dir`` holds no outputs, or ``truth_dir`` does not exist.
         ValueError: naming the file, for a bad table, truth file or ``metrics.json``, or a ``max_images``
             below 1.
+        ImportError: when the metrics plugin (``weakloc_metrics``) that scores images per task is not installed.
     """
     if max_images is not None and max_images < 1:
         raise ValueError(f"max_images must be at least 1, got {max_images}")

@@ -96,10 +96,30 @@ def _caption(
     colour: tuple[int, ...],
     font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
 ) -> None:
-    """Write ``label score`` at ``position``, as far as either is given, outlined in black to stay readable."""
+    """Write ``label score`` at ``position``, as far as either is given, outlined in black to stay readable.
+
+    A caption that would run over the image's right or bottom edge is moved left or up to end at it.
+    """
     text = " ".join(part for part in (label, score) if part)
-    if text:
-        draw.text(position, text, fill=colour, font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+    if not text:
+        return
+    width, height = draw.im.size
+    _, _, right, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=1)
+    x = max(0.0, min(position[0], width - right))
+    y = max(0.0, min(position[1], height - bottom))
+    draw.text((x, y), text, fill=colour, font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+
+
+def _drawn(
+    count: int, labels: Sequence[str] | None, scores: Sequence[float] | None, kept: set[str] | None
+) -> list[tuple[int, str | None, str | None]]:
+    """The detections drawn, as ``(index, label, score text)``: those of the kept labels (and those without a
+    label), their scores written as :func:`score_texts` tells the drawn ones apart."""
+    indices = [
+        index for index in range(count) if kept is None or labels is None or labels[index] in kept
+    ]
+    texts = score_texts([scores[index] for index in indices]) if scores is not None else [None] * len(indices)
+    return [(index, labels[index] if labels is not None else None, text) for index, text in zip(indices, texts)]
 
 
 def _draw_mask_outline(rgb: np.ndarray, mask: np.ndarray, colour: tuple[int, ...], line_width: int) -> None:
@@ -154,9 +174,9 @@ def write_overlay(
     image is the PNG's pixel ``(x, y)``. With ``colour_bar`` a black strip is appended on its right (the PNG is
     (H, W + strip)), holding the colour map from ``low`` (bottom) to ``high`` (top) with both values written.
 
-    Predictions (boxes, points) are drawn in ``box_colour`` with ``label score`` captions; the scores of one
-    image's boxes (and of its points) are written with 2 decimals, or with as many more as keep distinct scores
-    apart (:func:`score_texts`). With many labels (a multi-label method draws boxes and a point for each of its
+    Predictions (boxes, points) are drawn in ``box_colour`` with ``label score`` captions, kept inside the
+    image; the scores of the boxes drawn (and of the points drawn) are written with 2 decimals, or with as many
+    more as keep distinct scores apart (:func:`score_texts`). With many labels (a multi-label method draws boxes and a point for each of its
     classes) the overlay would be unreadable: only the detections of the ``max_labels`` labels with the best
     score (over their boxes and points) are drawn; the heat is drawn whatever the labels. The truth is drawn
     in ``truth_colour``: boxes with their labels below them, points as crosses in a circle, a mask as its
@@ -252,20 +272,14 @@ def write_overlay(
     for point in truth_points:
         _draw_point(draw, point, radius, truth, line_width)
     kept = _kept_labels(labels, scores, point_labels, point_scores, max_labels)
-    box_scores = score_texts(scores) if scores is not None else None
-    for index, (bx0, by0, bx1, by1) in enumerate(boxes):
-        label = labels[index] if labels is not None else None
-        if kept is None or label is None or label in kept:
-            draw.rectangle((bx0, by0, max(bx0, bx1 - 1), max(by0, by1 - 1)), outline=colour, width=line_width)
-            score = box_scores[index] if box_scores is not None else None
-            _caption(draw, (bx0 + line_width, by0 + line_width), label, score, colour, font)
-    point_texts = score_texts(point_scores) if point_scores is not None else None
-    for index, (px, py) in enumerate(points):
-        label = point_labels[index] if point_labels is not None else None
-        if kept is None or label is None or label in kept:
-            _draw_point(draw, (px, py), radius, colour, line_width)
-            score = point_texts[index] if point_texts is not None else None
-            _caption(draw, (px + radius, py + line_width), label, score, colour, font)
+    for index, label, score in _drawn(len(boxes), labels, scores, kept):
+        bx0, by0, bx1, by1 = boxes[index]
+        draw.rectangle((bx0, by0, max(bx0, bx1 - 1), max(by0, by1 - 1)), outline=colour, width=line_width)
+        _caption(draw, (bx0 + line_width, by0 + line_width), label, score, colour, font)
+    for index, label, score in _drawn(len(points), point_labels, point_scores, kept):
+        px, py = points[index]
+        _draw_point(draw, (px, py), radius, colour, line_width)
+        _caption(draw, (px + radius, py + line_width), label, score, colour, font)
     if colour_bar:
         strip = colour_bar_strip(height, low, high, colormap, font)
         framed = Image.new("RGB", (width + strip.width, height))

@@ -119,3 +119,12 @@ def test_truth_arguments_are_checked(tmp_path):
     with pytest.raises(ValueError, match="truth_labels"):
         write_overlay(np.zeros((16, 16)), np.zeros((4, 4)), tmp_path / "x.png", truth_boxes=[(0, 0, 2, 2)],
                       truth_labels=["a", "b"])
+
+
+def test_a_caption_at_the_right_edge_is_moved_inside_the_image(tmp_path):
+    image = np.zeros((HEIGHT, WIDTH), dtype=np.float32)
+    pixels = read(write_overlay(image, np.zeros((4, 4)), tmp_path / "c.png", alpha=0.0, colour_bar=False,
+                               points=[(WIDTH - 2.5, 40.5)], point_labels=["Pneumonia"], point_scores=[0.88]))
+    green = (pixels[..., 1] > 150) & (pixels[..., 0] < 100)
+    caption = green[43:60]  # the caption's rows, below the point's cross
+    assert caption[:, : WIDTH - 20].any()  # written leftwards from the edge, not cut off by it

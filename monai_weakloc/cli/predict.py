@@ -7,8 +7,9 @@ The bundle's configs are composed as ``weakloc bundle run --stage infer`` compos
 with three ids replaced:
 
 - ``infer_records``: the images given, read by :func:`monai_weakloc.data.read_image_list`, which checks them
-  as the bundle's own inference records are checked: the ``min_size`` its reader call asks for, and fellow
-  eyes paired when it asks for ``pair_eyes`` (Zoom-in-Net grades both eyes of a patient together);
+  as the bundle's own inference records are checked: at least the bundle's ``infer_min_size`` pixels, and
+  fellow eyes paired when its ``infer_pair_eyes`` is true (Zoom-in-Net grades both eyes of a patient
+  together);
 - ``output_dir``: where the files of ``docs/outputs.md`` go;
 - ``checkpoint`` (a checkpoint file), or ``ckpt_dir`` (the models folder of a training run, for bundles
   that load several networks and files from it: ``ma_segmentation``, ``saliency_crop``).
@@ -19,20 +20,19 @@ replaced, so no synthetic dataset is made either.
 
 from __future__ import annotations
 
-import ast
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 from fire.parser import DefaultParseValue
-from monai.bundle import ConfigExpression, ConfigParser, ConfigWorkflow, ReferenceResolver
+from monai.bundle import ConfigParser, ConfigWorkflow
 
 from monai_weakloc.bundles import find_bundle
 from monai_weakloc.cli.bundle import bundle_dir_option
 from monai_weakloc.data import ON_ERROR_CHOICES, DataProblem, ProblemLog, read_image_list
 
-__all__ = ["inference_config_files", "parse_config_args", "predict", "predict_images", "reader_argument"]
+__all__ = ["inference_config_files", "parse_config_args", "predict", "predict_images"]
 
 TRAIN_CONFIG = "train.json"
 INFERENCE_CONFIG = "inference.json"
@@ -40,12 +40,13 @@ MULTI_GPU_INFERENCE_CONFIG = "multi_gpu_inference.json"
 QUICK_CONFIG = "quick.json"
 WORLD_SIZE_ENV = "WORLD_SIZE"
 RECORDS_ID = "infer_records"
+MIN_SIZE_ID = "infer_min_size"
+PAIR_EYES_ID = "infer_pair_eyes"
 OUTPUT_DIR_ID = "output_dir"
 CHECKPOINT_ID = "checkpoint"
 CHECKPOINT_DIR_ID = "ckpt_dir"
 BUNDLE_ROOT_ID = "bundle_root"
 CHECKPOINT_ID_SUFFIX = "_checkpoint"
-REFERENCES_NAME = "_config_references"
 
 
 def inference_config_files(bundle_path: Path, quick: bool = False, world_size: int = 1) -> list[Path]:
@@ -92,55 +93,6 @@ def parse_config_args(args: Sequence[str]) -> dict[str, object]:
             raise click.BadParameter(f"{item!r} is not ID=VALUE", param_hint="--arg")
         overrides[key] = DefaultParseValue(value)
     return overrides
-
-
-def _evaluate(parser: ConfigParser, node: ast.expr) -> object:
-    """Evaluate an expression of the config whose references were written ``_config_references['id']``."""
-    references = {
-        found.slice.value
-        for found in ast.walk(node)
-        if isinstance(found, ast.Subscript) and isinstance(found.value, ast.Name) and found.value.id == REFERENCES_NAME
-    }
-    values = {reference: parser.get_parsed_content(reference) for reference in references}
-    code = compile(ast.Expression(node), f"<{REFERENCES_NAME}>", "eval")
-    return eval(code, {**parser.globals, REFERENCES_NAME: values})  # the bundle's own config text, as monai.bundle does
-
-
-def reader_argument(parser: ConfigParser, name: str, default: object, records_id: str = RECORDS_ID) -> object:
-    """The value a bundle's inference passes as the keyword ``name`` to the call that reads its records.
-
-    ``records_id``'s expression is searched first, then the ids it refers to, breadth first: Zoom-in-Net's
-    ``infer_records`` calls ``split_records(..., min_size=@low_res, pair_eyes=True)`` itself, while
-    self_transfer's takes a split of ``@records``, whose expression holds the reader call.
-
-    Args:
-        parser: the bundle's composed config.
-        name: the keyword, e.g. ``"min_size"``.
-        default: the value when no call passes it.
-        records_id: the id of the records.
-
-    Returns:
-        the keyword's value, evaluated in the config (``@low_res`` gives the number), or ``default``.
-    """
-    queue, seen = [records_id], set()
-    while queue:
-        item_id = queue.pop(0)
-        if item_id in seen or item_id not in parser:
-            continue
-        seen.add(item_id)
-        config = parser[item_id]
-        if not ConfigExpression.is_expression(config):
-            continue
-        code = ReferenceResolver.normalize_id(config)[len(ConfigExpression.prefix):]
-        references = list(ReferenceResolver.match_refs_pattern(config))
-        for reference in sorted(references, key=len, reverse=True):
-            code = code.replace(ReferenceResolver.ref + reference, f"{REFERENCES_NAME}[{reference!r}]")
-        for node in ast.walk(ast.parse(code, mode="eval")):
-            for keyword in node.keywords if isinstance(node, ast.Call) else []:
-                if keyword.arg == name:
-                    return _evaluate(parser, keyword.value)
-        queue.extend(references)
-    return default
 
 
 def _checkpoint_id(parser: ConfigParser, bundle_name: str, checkpoint: Path) -> str:
@@ -199,8 +151,8 @@ def predict_images(
     problems = ProblemLog(on_error)
     records = read_image_list(
         images,
-        min_size=reader_argument(parser, "min_size", 1),
-        pair_eyes=bool(reader_argument(parser, "pair_eyes", False)),
+        min_size=parser.get_parsed_content(MIN_SIZE_ID, default=1),
+        pair_eyes=bool(parser.get_parsed_content(PAIR_EYES_ID, default=False)),
         problems=problems,
     )
     # a tuple is one value to the config parser, which would read an id such as "@x" in a file name as a reference

@@ -20,7 +20,7 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-from monai_weakloc.cli.predict import inference_config_files, predict, reader_argument
+from monai_weakloc.cli.predict import inference_config_files, predict
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = REPO / "bundles"
@@ -190,7 +190,9 @@ def test_every_bundle_predicts_without_its_dataset(bundle):
     parser = ConfigParser()
     parser.read_config([str(file) for file in inference_config_files(BUNDLES / bundle, quick=True)])
     parser.resolve_macro_and_relative_ids()
-    assert isinstance(reader_argument(parser, "min_size", None), int)  # the check the bundle's records have
+    # what the image list is checked against: the bundle's own smallest input, and fellow eyes for Zoom-in-Net
+    assert isinstance(parser.get_parsed_content("infer_min_size"), int)
+    assert parser.get_parsed_content("infer_pair_eyes") is (bundle == "zoom_in_net")
     parser["infer_records"] = ()
     evaluated = _ids_evaluated(parser, ("initialize", "run", "finalize"))
     assert "infer_records" in evaluated

@@ -61,7 +61,7 @@ def score_texts(scores: Sequence[float]) -> list[str]:
     Returns:
         one text per score; ``[0.9991, 0.9994]`` gives ``["0.9991", "0.9994"]``, not ``["1.00", "1.00"]``.
     """
-    distinct = len(set(float(score) for score in scores))
+    distinct = len({float(score) for score in scores})
     for decimals in range(2, MOST_SCORE_DECIMALS + 1):
         texts = [f"{score:.{decimals}f}" for score in scores]
         if len(set(texts)) == distinct:

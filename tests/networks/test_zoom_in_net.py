@@ -6,14 +6,14 @@ import math
 
 import pytest
 import torch
-
-from monai_weakloc.localize import Region, crop_box
-from monai_weakloc.registry import Registry
 from weakloc_networks.zoom_in_a_net import ANet
 from weakloc_networks.zoom_in_c_net import CNet
 from weakloc_networks.zoom_in_m_net import MNet
 from weakloc_networks.zoom_in_net import ZoomInNet
 from weakloc_networks.zoom_in_net_loss import ZoomInNetLoss
+
+from monai_weakloc.localize import Region, crop_box
+from monai_weakloc.registry import Registry
 
 LOW, HIGH = 64, 96
 TINY = {

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import torch
+from weakloc_networks.zoom_in_net import ZoomInNet
 
 from monai_weakloc.engines.localizer_probabilities import LocalizerProbabilities
 from monai_weakloc.localize import Localization
 from monai_weakloc.registry import create
-from weakloc_networks.zoom_in_net import ZoomInNet
 
 TINY = {
     "num_classes": 5,

@@ -87,7 +87,7 @@ def test_distinct_scores_are_written_distinct():
 
 
 def test_box_captions_tell_nearly_equal_scores_apart(tmp_path, monkeypatch):
-    import monai_weakloc.report.overlay as overlay
+    from monai_weakloc.report import overlay
 
     written = []
     monkeypatch.setattr(overlay, "_caption", lambda draw, position, label, score, colour, font: written.append(score))
@@ -101,8 +101,8 @@ def test_only_the_best_scored_labels_are_drawn(tmp_path):
     names = ["Atelectasis", "Effusion", "Mass", "Nodule"]
     boxes = [(4 + 30 * k, 10, 24 + 30 * k, 30) for k in range(4)]
     points = [(14.5 + 30 * k, 70.5) for k in range(4)]
-    kwargs = dict(alpha=0.0, colour_bar=False, boxes=boxes, labels=names, scores=[0.1, 0.9, 0.2, 0.8],
-                  points=points, point_labels=names, point_scores=[0.1, 0.9, 0.2, 0.8])
+    kwargs = {"alpha": 0.0, "colour_bar": False, "boxes": boxes, "labels": names, "scores": [0.1, 0.9, 0.2, 0.8],
+                  "points": points, "point_labels": names, "point_scores": [0.1, 0.9, 0.2, 0.8]}
     green = read(write_overlay(image, np.zeros((4, 4)), tmp_path / "two.png", max_labels=2, **kwargs))[..., 1] > 150
     drawn = [bool(green[10, x0 : x1 - 1].all()) for x0, _, x1, _ in boxes]
     assert drawn == [False, True, False, True]

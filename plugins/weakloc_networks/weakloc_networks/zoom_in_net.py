@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from monai_weakloc.localize import Region, crop_around_batch, sample_regions, scale_region
-from monai_weakloc.localize.heatmap import heatmap_batch, resize_heatmaps
 from monai_weakloc.localize.field_of_view import field_of_view_on_grid
+from monai_weakloc.localize.heatmap import heatmap_batch, resize_heatmaps
 from weakloc_networks.zoom_in_a_net import ANet
 from weakloc_networks.zoom_in_c_net import CNet
 from weakloc_networks.zoom_in_m_net import MNet

@@ -18,7 +18,9 @@ from monai_weakloc.data.microaneurysm_images import microaneurysm_training_image
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "bundles" / "ma_segmentation" / "configs"
-RANK_ZERO_ONLY_HANDLERS = {"AtomicCheckpointSaver", "BestModelSaver", "StatsHandler", "TensorBoardStatsHandler"}
+RANK_ZERO_ONLY_HANDLERS = {
+    "AtomicCheckpointSaver", "BestModelSaver", "EngineProgress", "StatsHandler", "TensorBoardStatsHandler"
+}
 HANDLER_LISTS = ("train", "train_05x", "train_prn", "validate", "validate_05x", "validate_prn")
 # stage -> (its trainer's section, the network definition its checkpoints hold)
 STAGES = {"hgn_1x": ("train", "network_def"), "hgn_05x": ("train_05x", "network_05x_def"),

@@ -26,7 +26,9 @@ from weakloc_samplers.hard_example import HardExampleSampler, HardExampleSet
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "bundles" / "multi_attention" / "configs"
-RANK_ZERO_ONLY_HANDLERS = {"AtomicCheckpointSaver", "BestModelSaver", "StatsHandler", "TensorBoardStatsHandler"}
+RANK_ZERO_ONLY_HANDLERS = {
+    "AtomicCheckpointSaver", "BestModelSaver", "EngineProgress", "StatsHandler", "TensorBoardStatsHandler"
+}
 WORLD_SIZE = 2
 EPOCHS = 3
 STAGE_TWO_EPOCH = 2

@@ -25,7 +25,7 @@ from weakloc_networks.saliency_crop_threshold import threshold_stage
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "bundles" / "saliency_crop" / "configs"
-RANK_ZERO_ONLY_HANDLERS = {"AtomicCheckpointSaver", "StatsHandler"}
+RANK_ZERO_ONLY_HANDLERS = {"AtomicCheckpointSaver", "EngineProgress", "StatsHandler"}
 HANDLER_LISTS = ("train", "train_crops", "validate")
 # 32 synthetic images give 20 training images (12 unhealthy) and 6 validation images: 10 training images per rank,
 # so DistributedSampler pads nothing; in batches of 4 each rank runs ceil(10 / 4) = 3 iterations per epoch of both

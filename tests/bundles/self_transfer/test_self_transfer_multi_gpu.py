@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "bundles" / "self_transfer" / "configs"
 RANK_ZERO_ONLY_HANDLERS = {
     "AtomicCheckpointSaver", "BestModelSaver", "StatsHandler", "TensorBoardStatsHandler", "LossComponentCurves",
+    "EngineProgress",
 }
 # 40 synthetic images give 24 training images (split 0.6 / 0.2 / 0.2): 12 per rank, so DistributedSampler pads
 # nothing; in batches of 4 each rank runs 3 iterations per epoch.

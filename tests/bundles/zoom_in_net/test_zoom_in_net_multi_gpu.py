@@ -17,7 +17,9 @@ from monai_weakloc.data.cache import synthetic_dataset_dir
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "bundles" / "zoom_in_net" / "configs"
-RANK_ZERO_ONLY_HANDLERS = {"AtomicCheckpointSaver", "BestModelSaver", "StatsHandler", "TensorBoardStatsHandler"}
+RANK_ZERO_ONLY_HANDLERS = {
+    "AtomicCheckpointSaver", "BestModelSaver", "EngineProgress", "StatsHandler", "TensorBoardStatsHandler"
+}
 # 24 synthetic images give 14 training images: 7 per rank, so DistributedSampler pads nothing
 TINY = {"synthetic": {"num_images": 24, "image_size": 128, "seed": 0}, "phase_epochs": [1, 0, 1],
         "low_res": 96, "high_res": 128, "region_size": 40, "crop_size": 64, "batch_size": 4}

@@ -39,6 +39,7 @@ INFERENCE_CONFIG = "inference.json"
 MULTI_GPU_INFERENCE_CONFIG = "multi_gpu_inference.json"
 QUICK_CONFIG = "quick.json"
 WORLD_SIZE_ENV = "WORLD_SIZE"
+RANK_ENV = "RANK"
 RECORDS_ID = "infer_records"
 MIN_SIZE_ID = "infer_min_size"
 PAIR_EYES_ID = "infer_pair_eyes"
@@ -196,6 +197,8 @@ def predict(bundle_name: str, more_images: tuple[Path, ...], images: tuple[Path,
         )
     except ValueError as err:
         raise click.ClickException(str(err)) from err
+    if int(os.environ.get(RANK_ENV, "0")) != 0:
+        return  # under torchrun every process reads the same list: rank 0 tells what was done
     for problem in skipped:
         click.echo(f"skipped {problem}", err=True)
     click.echo(f"{len(records)} image(s) predicted, {len(skipped)} skipped; the files are in {output_dir.resolve()}")

@@ -6,6 +6,8 @@ maps, the network inputs, the image ids and the border-crop boxes) and runs it w
 completes: ``lesion_clusters.png`` and ``lesion_clusters.json`` in ``output_dir`` (their contents are
 described in :mod:`monai_weakloc.localize.discovery`). It keeps every image's feature maps, attention maps
 and network input in memory (N x (C h w + K h w + 3 H W) floats): run it over a subset when N is large.
+It clusters the images of one process: under ``torchrun`` each process would cluster only its share and all
+would write the same files, so it refuses a process group.
 """
 
 from __future__ import annotations
@@ -68,7 +70,17 @@ class LesionClusterWriter:
         self.reset()
 
     def attach(self, engine: Engine) -> None:
-        """Attach to an evaluator."""
+        """Attach to an evaluator.
+
+        Raises:
+            RuntimeError: under a process group of more than one process.
+        """
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            if torch.distributed.get_world_size() > 1:
+                raise RuntimeError(
+                    "LesionClusterWriter clusters the lesions of all images in one process: run lesion discovery "
+                    "without torchrun (leave out multi_gpu_inference.json)"
+                )
         engine.add_event_handler(Events.EPOCH_STARTED, self.reset)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)

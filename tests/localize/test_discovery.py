@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +123,27 @@ def test_writer_names_a_batch_image_without_meta_data(tmp_path):
     )
     with pytest.raises(TypeError, match="batch\\['image'\\] must be a MetaTensor"):
         evaluator.run()
+
+
+def _attach_in_a_two_process_group(rank: int, init_file: str, errors_dir: str) -> None:
+    """One rank of a gloo group of two: attach a writer to an evaluator and keep the error it raises."""
+    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        writer = LesionClusterWriter(errors_dir, maps=lambda engine: (torch.zeros(1, 4, 8, 8), torch.zeros(1, 2, 8, 8)))
+        evaluator = SupervisedEvaluator(device=torch.device("cpu"), val_data_loader=[], network=nn.Identity())
+        try:
+            writer.attach(evaluator)
+            message = ""
+        except RuntimeError as err:
+            message = str(err)
+        (Path(errors_dir) / f"rank{rank}.txt").write_text(message)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_writer_refuses_to_cluster_each_process_share_under_torchrun(tmp_path):
+    torch.multiprocessing.spawn(
+        _attach_in_a_two_process_group, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True
+    )
+    for rank in (0, 1):
+        assert "run lesion discovery without torchrun" in (tmp_path / f"rank{rank}.txt").read_text()

@@ -32,6 +32,7 @@ from monai_weakloc.evaluation.metric_functions import metric_function
 from monai_weakloc.evaluation.results import write_metrics_json
 from monai_weakloc.evaluation.tables import BoxTable, matched_ids, read_box_table
 from monai_weakloc.report.plots import plot_iom_recall_curves
+from monai_weakloc.terminal import terminal_progress
 
 __all__ = ["random_boxes_like", "find_heatmap_files", "evaluate_boxes"]
 
@@ -207,7 +208,7 @@ def _max_box_accuracy(
     compute_box_accuracy_curves_by_version = metric_function("compute_box_accuracy_curves_by_version")
     heatmaps = [
         _image_heatmap(heatmap_files[identifier], None if image_sizes is None else image_sizes.get(identifier))
-        for identifier in ids
+        for identifier in terminal_progress(ids, "heatmaps for MaxBoxAcc")
     ]
     ground_truth = [truth.boxes[identifier] for identifier in ids]
     results: dict[str, Any] = {}

@@ -33,6 +33,7 @@ from monai_weakloc.evaluation.map_files import map_files_by_id, read_mask, read_
 from monai_weakloc.evaluation.metric_functions import metric_function
 from monai_weakloc.evaluation.results import write_metrics_json
 from monai_weakloc.report.plots import plot_froc_curve, plot_precision_recall_curves
+from monai_weakloc.terminal import terminal_progress
 
 __all__ = ["PR_BINS", "matched_map_files", "evaluate_masks"]
 
@@ -193,7 +194,7 @@ def evaluate_masks(
     positive_histogram = np.zeros(PR_BINS, dtype=np.int64)
     negative_histogram = np.zeros(PR_BINS, dtype=np.int64)
     positive_fractions: list[float] = []
-    for _, truth_file, prediction_file in pairs:
+    for _, truth_file, prediction_file in terminal_progress(pairs, "masks"):
         mask, probabilities = read_mask(truth_file), read_probability_map(prediction_file)
         if mask.shape != probabilities.shape:
             raise ValueError(

@@ -66,6 +66,7 @@ from monai_weakloc.evaluation.metric_functions import metric_function
 from monai_weakloc.evaluation.results import write_metrics_json
 from monai_weakloc.evaluation.tables import image_id, read_box_table
 from monai_weakloc.report.plots import plot_precision_recall_curves
+from monai_weakloc.terminal import terminal_progress
 
 __all__ = [
     "POINT_SOURCES",
@@ -619,7 +620,7 @@ def evaluate_pointing(
     without_point: list[str] = []
     missed: list[str] = []
     resized = 0
-    for index in np.flatnonzero(has_annotation):
+    for index in terminal_progress(np.flatnonzero(has_annotation), f"pointing {class_name or ''}".strip()):
         identifier = ids[index]
         boxes = positive_boxes[identifier]
         if point_table is not None:

@@ -122,3 +122,26 @@ def test_two_processes_write_the_predictions_boxes_and_heatmaps_of_one(trained):
         else:
             grey, expected_grey = (np.asarray(Image.open(folder / name), dtype=np.int16) for folder in (two, one))
             assert np.abs(grey - expected_grey).max() <= 1, name
+
+
+@pytest.mark.slow
+def test_predict_under_torchrun_writes_the_files_of_one_process(trained):
+    root, _, env = trained
+    test_images = sorted((root / "cache").glob("eyepacs_*/test/*.jpeg"))
+    assert len(test_images) >= 4
+    checkpoint = root / "models" / "model.pt"
+    tiny_args = [item for key in ("low_res", "high_res", "region_size", "crop_size") for item in ("--arg", f"{key}={TINY[key]}")]
+    predict = ["-m", "monai_weakloc.cli", "predict", "zoom_in_net", "--quick", *tiny_args, "--on-error", "skip",
+               "--checkpoint", str(checkpoint), "--images", *map(str, test_images)]
+    one, two = root / "predict_one_process", root / "predict_two_processes"
+    _bundle_run([sys.executable, *predict, "--out", str(one)], env)
+    done = _bundle_run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--tee", "3",
+                        *predict, "--out", str(two)], env)
+
+    predicted = len((one / "predictions.csv").read_text().splitlines()) - 1
+    assert predicted >= 2
+    summaries = [line for line in done.stdout.splitlines() if f"{predicted} image(s) predicted" in line]
+    assert len(summaries) == 1 and summaries[0].startswith("[default0]:"), done.stdout[-3000:]
+    for table in ("predictions.csv", "boxes.csv"):
+        _assert_same_rows(two / table, one / table)
+    assert _files(two) == _files(one)

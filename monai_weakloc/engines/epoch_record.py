@@ -6,6 +6,13 @@ Both are wrong once the epoch length changed during training, as when the hard-e
 C = A + B instead of A: 4 epochs of 12 iterations then one of 15 give iteration 63, which Ignite reads as epoch
 4 with 3 iterations done. :class:`EpochRecord`, saved with the trainer, keeps the epoch and the iterations done
 within it, and puts them back after the trainer's own state is loaded.
+
+A run resumed within an epoch finishes that epoch from a new data loader iterator. Ignite would train its first
+batches (those done before the kill, when the sampler draws the same order for the same epoch, as samplers with
+``set_epoch`` do) and carry the iterator, not run to its end, into the next epoch, which would then straddle two
+orders: some samples twice, others not at all, and every later epoch so. The record skips the batches done
+(loaded, not trained) and starts a new iterator when the resumed epoch ends: the resumed epoch trains the batches
+the kill left out, and every later epoch is one whole pass.
 """
 
 from __future__ import annotations
@@ -28,8 +35,9 @@ class EpochRecord:
     derived from the iteration count. The iteration count itself is kept (checkpoint names and iteration-based
     handlers use it).
 
-    Ignite has no public way to set the position within the epoch at which a resumed run continues; it is the
-    engine's ``_init_iter``, which this handler sets (checked on ignite 0.5).
+    Ignite has no public way to set the position within the epoch at which a resumed run continues, to skip
+    batches, nor to start a new data loader iterator at an epoch's end: they are the engine's ``_init_iter``,
+    ``_dataloader_iter`` and ``_setup_dataloader_iter``, which this handler uses (checked on ignite 0.5).
     """
 
     def __init__(self) -> None:
@@ -37,12 +45,17 @@ class EpochRecord:
         self._epoch_start_iteration = 0
         self._loaded: dict[str, int] | None = None
         self._resumed_within_epoch = False
+        self._restart_loader = False
+        self._batches_to_skip = 0
 
     def attach(self, engine: Engine) -> None:
-        """Track ``engine``'s epochs and restore a loaded record when it starts."""
+        """Track ``engine``'s epochs, restore a loaded record when it starts, and start a new data loader iterator
+        after an epoch it resumed within."""
         self.engine = engine
         engine.add_event_handler(Events.STARTED, self._restore)
         engine.add_event_handler(Events.EPOCH_STARTED, self._mark_epoch_start)
+        engine.add_event_handler(Events.GET_BATCH_STARTED, self._skip_batches_done)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self._restart_loader_after_resumed_epoch)
 
     def _mark_epoch_start(self, engine: Engine) -> None:
         if self._resumed_within_epoch:  # the epoch a resumed run finishes started before the checkpoint
@@ -95,3 +108,26 @@ class EpochRecord:
         engine._init_iter = done
         self._epoch_start_iteration = engine.state.iteration - done
         self._resumed_within_epoch = done > 0
+        self._restart_loader = done > 0
+        self._batches_to_skip = done
+
+    def _skip_batches_done(self, engine: Engine) -> None:
+        if self._batches_to_skip == 0:
+            return
+        skip, self._batches_to_skip = self._batches_to_skip, 0
+        for skipped in range(skip):
+            try:
+                next(engine._dataloader_iter)
+            except StopIteration:
+                raise RuntimeError(
+                    f"EpochRecord: the data loader ran out after {skipped} of the {skip} batches the resumed epoch "
+                    "had done: the training data changed since the checkpoint"
+                ) from None
+        logger.info("resume: skipped the %d batch(es) of epoch %d done before the checkpoint", skip, engine.state.epoch)
+
+    def _restart_loader_after_resumed_epoch(self, engine: Engine) -> None:
+        if not self._restart_loader:
+            return
+        self._restart_loader = False
+        if engine.state.max_epochs is None or engine.state.epoch < engine.state.max_epochs:
+            engine._setup_dataloader_iter()

@@ -59,6 +59,9 @@ def test_a_resumed_run_continues_at_the_saved_epoch_and_position(stop_after):
     resumed.run(resumed_data, max_epochs=5)
     epochs = [e for e, _ in resumed_log]
     assert epochs == [4] * (5 - done) + [5] * 5
+    # the resumed epoch trains the batches the stop left out; the next is a whole pass, not the rest of an iterator
+    assert [batch for e, batch in resumed_log if e == 4] == list(range(done, 5))
+    assert [batch for e, batch in resumed_log if e == 5] == list(range(5))
     assert resumed.state.iteration == 3 * 2 + 5 * 3
     assert resumed_record.state_dict() == {"epoch": 5, "iterations_in_epoch": 0}
 

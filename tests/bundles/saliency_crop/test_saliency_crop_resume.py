@@ -146,7 +146,7 @@ def test_killed_in_the_crop_network_stage_resumes_there(tmp_path, monkeypatch):
     final = latest_checkpoint(crop_ckpt)
     assert saved_iteration(final) == CROP_EPOCHS * EPOCH_LENGTH
     state = torch.load(final, weights_only=True)
-    assert set(state) == {"network", "optimizer", "trainer"}
+    assert set(state) == {"network", "optimizer", "epoch_record", "trainer"}
     assert state["trainer"]["iteration"] == CROP_EPOCHS * EPOCH_LENGTH
     assert state["trainer"]["epoch_length"] == EPOCH_LENGTH
     assert not list(crop_ckpt.glob(".checkpoint_*.tmp"))  # the resumed run removed any partial checkpoint

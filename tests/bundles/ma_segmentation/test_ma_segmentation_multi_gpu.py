@@ -99,7 +99,7 @@ def test_two_processes_train_three_stages_and_see_every_image_once_per_epoch(tmp
         checkpoints = sorted(ckpt_dir.joinpath(stage).glob("checkpoint_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
         assert checkpoints, stage
         state = torch.load(checkpoints[-1], weights_only=True)
-        assert set(state) == {"network", "optimizer", "lr_scheduler", "trainer"}, stage
+        assert set(state) == {"network", "optimizer", "lr_scheduler", "epoch_record", "trainer"}, stage
         epoch_length, epochs = expected[stage]
         # one pass of each rank's share per epoch, every epoch of the stage: ignite keeps the iteration (the
         # epoch is iteration // epoch_length)

@@ -163,7 +163,7 @@ def test_two_processes_run_the_four_stages_and_see_every_image_once_per_epoch(tm
         checkpoints = sorted((ckpt_dir / stage).glob("checkpoint_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
         assert checkpoints and checkpoints[-1].name == f"checkpoint_{EPOCH_LENGTH * epochs}.pt", stage
         state = torch.load(checkpoints[-1], weights_only=True)
-        assert set(state) == {"network", "optimizer", "trainer"}, stage
+        assert set(state) == {"network", "optimizer", "epoch_record", "trainer"}, stage
         assert state["trainer"]["epoch_length"] == EPOCH_LENGTH, stage
         assert state["trainer"]["iteration"] == EPOCH_LENGTH * epochs, stage
         # the checkpoints hold the unwrapped network: a single-process network loads them as they are

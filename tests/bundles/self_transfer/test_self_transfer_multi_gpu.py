@@ -69,7 +69,7 @@ def test_two_processes_train_and_see_every_image_once_per_epoch(tmp_path, monkey
     checkpoints = sorted(ckpt_dir.glob("checkpoint_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
     assert checkpoints[-1].name == f"checkpoint_{EPOCH_LENGTH * epochs}.pt"
     state = torch.load(checkpoints[-1], weights_only=True)
-    assert set(state) == {"network", "optimizer", "trainer"}
+    assert set(state) == {"network", "optimizer", "epoch_record", "trainer"}
     assert state["trainer"]["epoch_length"] == EPOCH_LENGTH
     assert state["trainer"]["iteration"] == EPOCH_LENGTH * epochs
     # the checkpoints hold the unwrapped network: a single-process network loads them as they are

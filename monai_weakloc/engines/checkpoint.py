@@ -133,6 +133,7 @@ class AtomicCheckpointSaver:
         self.save_every = save_every
         self.n_saved = n_saved
         self.engine_key = engine_key
+        self._due = False
 
     def attach(self, engine: Engine) -> None:
         """Attach to a trainer, removing the temporary files that a killed run left in ``save_dir``."""
@@ -147,16 +148,26 @@ class AtomicCheckpointSaver:
             n_saved=self.n_saved,
             global_step_transform=lambda eng, _: eng.state.iteration,
         )
-        engine.add_event_handler(Events.EPOCH_COMPLETED, checkpoint)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self._save_at_epoch_end, checkpoint)
         if self.save_every:
-            engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_every), self._save_within_epoch, checkpoint)
+            engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_every), self._mark_due)
+            engine.add_event_handler(Events.GET_BATCH_STARTED, self._save_within_epoch, checkpoint)
 
-    @staticmethod
-    def _save_within_epoch(engine: Engine, checkpoint: Checkpoint) -> None:
-        # the last iteration of an epoch is saved on EPOCH_COMPLETED instead, after the handlers of the epoch's
-        # end (learning-rate step, validation) have run, so that resuming from it does not repeat them
-        if engine.state.iteration % engine.state.epoch_length:
+    def _mark_due(self, engine: Engine) -> None:
+        self._due = True
+
+    def _save_within_epoch(self, engine: Engine, checkpoint: Checkpoint) -> None:
+        # an iteration's save waits for the epoch to go on (the next batch): the last iteration of an epoch is
+        # saved on EPOCH_COMPLETED instead, after the handlers of the epoch's end (learning-rate step,
+        # validation) have run, so that resuming from it does not repeat them. Waiting, not counting iterations,
+        # finds that last iteration when epochs change length too (hard-example stages).
+        if self._due:
+            self._due = False
             checkpoint(engine)
+
+    def _save_at_epoch_end(self, engine: Engine, checkpoint: Checkpoint) -> None:
+        self._due = False
+        checkpoint(engine)
 
 
 def _resume_flag(enabled: bool | str) -> bool:

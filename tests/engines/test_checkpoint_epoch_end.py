@@ -48,3 +48,22 @@ def test_resuming_from_an_epoch_end_keeps_the_learning_rate_schedule(tmp_path):
     second.run()
     # epochs 2 and 3 of an uninterrupted run: 1.0 * 0.5 and 1.0 * 0.5 ** 2
     assert learning_rates == [0.5, 0.25]
+
+
+def test_epochs_that_change_length_are_saved_at_their_ends_and_within(tmp_path):
+    trainer, objects = make_trainer(max_epochs=3)
+    data = trainer.data_loader.dataset
+
+    @trainer.on(Events.EPOCH_STARTED(once=2))
+    def lengthen(engine) -> None:  # stage two of hard examples: 6 samples, then 10, in batches of 2
+        data.extend({"image": torch.randn(4), "label": torch.tensor(i % 2)} for i in range(4))
+        engine.state.epoch_length = 5
+
+    AtomicCheckpointSaver(tmp_path, objects, save_every=5, n_saved=10).attach(trainer)
+    trainer.run()
+    # epochs end at iterations 3, 8 and 13; within them every fifth iteration: 5 and 10 (a multiple of the epoch
+    # length 5 that ends no epoch)
+    assert sorted(int(p.stem.split("_")[1]) for p in tmp_path.iterdir()) == [3, 5, 8, 10, 13]
+    steps = {i: torch.load(tmp_path / f"checkpoint_{i}.pt", weights_only=True)["lr_scheduler"]["last_epoch"]
+             for i in (3, 5, 8, 10, 13)}
+    assert steps == {3: 1, 5: 1, 8: 2, 10: 2, 13: 3}  # every epoch end saved after the scheduler's step

@@ -18,7 +18,7 @@ from monai_weakloc.engines.distributed import is_main_process, local_device, wra
 # afterwards (as a phase switch does); each rank sees different data and writes its final weights
 TRAIN_TWO_PHASES = textwrap.dedent(
     """
-    import json, sys
+    import gc, json, sys
     import torch, torch.distributed as dist
     from torch import nn
     from monai_weakloc.engines.distributed import is_main_process, wrap_data_parallel
@@ -45,6 +45,11 @@ TRAIN_TWO_PHASES = textwrap.dedent(
     }
     with open(f"{sys.argv[1]}/rank{rank}.json", "w") as f:
         json.dump(result, f)
+    # the wrapper sits in reference cycles: collected after the group is destroyed, its reducer may abort the
+    # process ("terminate called without an active exception"), so it goes first
+    del wrapper
+    gc.collect()
+    dist.barrier()
     dist.destroy_process_group()
     """
 )

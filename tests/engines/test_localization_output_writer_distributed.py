@@ -85,6 +85,7 @@ def _two_ranks(rank: int, world_size: int, init_file: str, folder: str) -> None:
         except ValueError as err:
             error = str(err)
         (root / f"twice_error_rank{rank}.json").write_text(json.dumps(error))
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

@@ -5,9 +5,8 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
+from dicom_files import write_dicom
 from monai_weakloc.cli.main import cli
 
 
@@ -91,22 +90,6 @@ def test_pgm_images_are_decoded_and_boxes_counted(tmp_path):
     assert str(tmp_path / "mdb001.pgm") not in result.stderr
 
 
-def write_dicom(path: Path, pixels: np.ndarray) -> None:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset = Dataset()
-    dataset.file_meta = meta
-    dataset.SOPClassUID, dataset.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    dataset.Modality, dataset.PhotometricInterpretation, dataset.SamplesPerPixel = "MG", "MONOCHROME2", 1
-    dataset.Rows, dataset.Columns = pixels.shape
-    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 16, 16, 15, 0
-    dataset.PixelData = pixels.astype(np.uint16).tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dataset.save_as(path, enforce_file_format=True)
-
-
 def test_dicom_images_and_masks_are_decoded_with_itk(tmp_path):
     header = "patient_id,left or right breast,image view,abnormality id,pathology,image file path,ROI mask file path"
     rows = ["P_1,LEFT,CC,1,MALIGNANT,Mass-Test_P_1_LEFT_CC/1/1/000000.dcm,Mass-Test_P_1_LEFT_CC_1/1/1/000000.dcm",
@@ -114,7 +97,7 @@ def test_dicom_images_and_masks_are_decoded_with_itk(tmp_path):
     (tmp_path / "mass_case_description_test_set.csv").write_text("\n".join([header, *rows]) + "\n")
     for row in rows:
         for relative in row.split(",")[-2:]:
-            write_dicom(tmp_path / relative, np.arange(32 * 40).reshape(32, 40) % 4000)
+            write_dicom(tmp_path / relative, np.arange(32 * 40).reshape(32, 40) % 4000, bits=16, modality="MG")
     (tmp_path / rows[1].split(",")[-1]).write_bytes(b"DICM but not really")
     result = run_check("cbis_ddsm", str(tmp_path))
     assert result.exit_code == 1

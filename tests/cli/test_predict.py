@@ -17,9 +17,8 @@ import pytest
 from click.testing import CliRunner
 from monai.bundle import ConfigParser, ReferenceResolver
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
+from dicom_files import write_dicom
 from monai_weakloc.cli.predict import inference_config_files, predict
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,20 +48,6 @@ def trained_checkpoint(tmp_path_factory) -> Path:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return root / "models" / "model.pt"
-
-
-def write_dicom(path: Path, pixels: np.ndarray) -> None:
-    """A minimal secondary-capture DICOM file holding the gray ``pixels`` (rows, columns)."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset = Dataset()
-    dataset.file_meta = meta
-    dataset.SOPClassUID, dataset.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    dataset.Modality = "OT"
-    dataset.set_pixel_data(pixels, "MONOCHROME2", 8)
-    dataset.save_as(path, enforce_file_format=True)
 
 
 def fundus(height: int, width: int, seed: int) -> np.ndarray:

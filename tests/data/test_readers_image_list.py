@@ -9,9 +9,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
+from dicom_files import write_dicom
 from monai_weakloc.data import ProblemLog, read_image_list
 from monai_weakloc.data.readers.image_list import image_file_id
 
@@ -28,20 +27,6 @@ def write_image(path: Path, height: int = 40, width: int = 50, channels: int = 3
     else:
         Image.fromarray(pixels).save(path)
     return path
-
-
-def write_dicom(path: Path, pixels: np.ndarray) -> None:
-    """A minimal secondary-capture DICOM file holding the gray ``pixels`` (rows, columns)."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset = Dataset()
-    dataset.file_meta = meta
-    dataset.SOPClassUID, dataset.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    dataset.Modality = "OT"
-    dataset.set_pixel_data(pixels, "MONOCHROME2", 8)
-    dataset.save_as(path, enforce_file_format=True)
 
 
 def test_a_folder_is_searched_recursively_for_every_supported_format(tmp_path, caplog):

@@ -10,9 +10,8 @@ import pytest
 import torch
 from monai.data import MetaTensor
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
+from dicom_files import write_dicom
 from monai_weakloc.transforms import LoadImage2D, LoadImage2Dd
 
 HEIGHT, WIDTH = 20, 30
@@ -33,21 +32,6 @@ def rgb_array() -> np.ndarray:
     img = np.repeat(gray_array()[..., None], 3, axis=2)
     img[0, 0] = RGB_MARK
     return img
-
-
-def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2") -> None:
-    """Write a minimal secondary-capture DICOM file holding ``pixels`` (rows, columns)."""
-    file_meta = FileMetaDataset()
-    file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset = Dataset()
-    dataset.file_meta = file_meta
-    dataset.SOPClassUID = file_meta.MediaStorageSOPClassUID
-    dataset.SOPInstanceUID = file_meta.MediaStorageSOPInstanceUID
-    dataset.Modality = "OT"
-    dataset.set_pixel_data(pixels, photometric, 8)
-    dataset.save_as(path, enforce_file_format=True)
 
 
 def write_gray_png(path: Path) -> None:

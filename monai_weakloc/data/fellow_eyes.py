@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 
-__all__ = ["pair_fellow_eyes"]
+__all__ = ["EYEPACS_EYE_ID", "fellow_eye_images", "pair_fellow_eyes"]
 
 logger = logging.getLogger(__name__)
+
+EYEPACS_EYE_ID = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$")
+"""An image id named the EyePACS way, ``<patient>_left`` or ``<patient>_right``."""
+
+
+def fellow_eye_images(records: Sequence[dict]) -> list[str | None]:
+    """Each record's fellow eye among ``records``, by their EyePACS ids (``10_left`` and ``10_right``).
+
+    Args:
+        records: records with ``id`` and ``image``.
+
+    Returns:
+        per record, the ``image`` of the record whose id names the patient's other eye; ``None`` when there is
+        none, or when the id is not named the EyePACS way.
+    """
+    eyes = [EYEPACS_EYE_ID.match(record["id"]) for record in records]
+    by_eye = {(eye["patient"], eye["eye"]): record["image"] for eye, record in zip(eyes, records) if eye is not None}
+    other = {"left": "right", "right": "left"}
+    return [None if eye is None else by_eye.get((eye["patient"], other[eye["eye"]])) for eye in eyes]
 
 
 def pair_fellow_eyes(records: list[dict], key: str = "fellow") -> list[dict]:

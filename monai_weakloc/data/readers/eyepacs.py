@@ -12,10 +12,10 @@ record names its fellow eye's image in ``eye_pair``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from monai_weakloc.data.fellow_eyes import EYEPACS_EYE_ID, fellow_eye_images
 from monai_weakloc.data.readers.checks import IdRegistry, parse_int, problem_log_for
 from monai_weakloc.data.readers.files import absolute_root, index_files
 from monai_weakloc.data.readers.tables import read_csv_table
@@ -28,7 +28,6 @@ MAX_GRADE = 4
 TRAIN_LABELS = "trainLabels.csv"
 TEST_LABELS = "retinopathy_solution.csv"
 USAGE_SPLITS = {"Public": "val", "Private": "test"}
-EYE_ID = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$")
 
 
 def _selected_splits(splits: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -57,7 +56,7 @@ def _read_label_file(
     records = []
     for row in rows:
         image_id = row.values["image"]
-        eye = EYE_ID.match(image_id)
+        eye = EYEPACS_EYE_ID.match(image_id)
         if eye is None:
             problems.report(table, row.number, f"image {image_id!r} is not named <patient>_left or <patient>_right")
             continue
@@ -89,10 +88,8 @@ def _read_label_file(
                 "eye": eye["eye"],
             }
         )
-    by_eye = {(record["patient"], record["eye"]): record["image"] for record in records}
-    for record in records:
-        fellow = "right" if record["eye"] == "left" else "left"
-        record["eye_pair"] = by_eye.get((record["patient"], fellow))
+    for record, fellow in zip(records, fellow_eye_images(records)):
+        record["eye_pair"] = fellow
     return [record for record in records if record["split"] in wanted]
 
 

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from monai_weakloc.data.fellow_eyes import pair_fellow_eyes
+from monai_weakloc.data.fellow_eyes import fellow_eye_images, pair_fellow_eyes
 from monai_weakloc.data.image_checks import check_images
 from monai_weakloc.data.readers.checks import IdRegistry, problem_log_for
 from monai_weakloc.data.readers.files import absolute_root
@@ -36,9 +35,6 @@ logger = logging.getLogger(__name__)
 
 IMAGE_LIST_COLUMN = "image"
 CSV_SUFFIX = ".csv"
-FELLOW_EYE_KEY = "eye_pair"
-EYEPACS_EYE_NAME = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$")
-OTHER_EYE = {"left": "right", "right": "left"}
 
 
 def _image_suffix(path: Path) -> str | None:
@@ -140,25 +136,6 @@ def list_image_files(paths: Sequence[str | Path], problems: ProblemLog) -> list[
     return list(dict.fromkeys(images))
 
 
-def _with_fellow_eyes(records: list[dict]) -> list[dict]:
-    """Copy each record with ``eye_pair`` set to its fellow eye's image, for images named the EyePACS way.
-
-    ``<patient>_left`` and ``<patient>_right`` are fellow eyes; a record whose id is named otherwise, or
-    whose fellow is not among ``records``, gets no ``eye_pair``.
-    """
-    by_eye = {}
-    for record in records:
-        eye = EYEPACS_EYE_NAME.match(record["id"])
-        if eye is not None:
-            by_eye[(eye["patient"], eye["eye"])] = record["image"]
-    paired = []
-    for record in records:
-        eye = EYEPACS_EYE_NAME.match(record["id"])
-        fellow = by_eye.get((eye["patient"], OTHER_EYE[eye["eye"]])) if eye is not None else None
-        paired.append({**record, FELLOW_EYE_KEY: fellow} if fellow is not None else dict(record))
-    return paired
-
-
 def read_image_list(
     paths: Sequence[str | Path],
     *,
@@ -213,4 +190,5 @@ def read_image_list(
         )
     if not pair_eyes:
         return records
-    return pair_fellow_eyes(_with_fellow_eyes(records))
+    fellows = fellow_eye_images(records)
+    return pair_fellow_eyes([{**record, "eye_pair": fellow} for record, fellow in zip(records, fellows)])

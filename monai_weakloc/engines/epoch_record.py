@@ -44,8 +44,7 @@ class EpochRecord:
         self.engine: Engine | None = None
         self._epoch_start_iteration = 0
         self._loaded: dict[str, int] | None = None
-        self._resumed_within_epoch = False
-        self._restart_loader = False
+        self._resumed_epoch: int | None = None  # the epoch a run resumed within finishes, until it has ended
         self._batches_to_skip = 0
 
     def attach(self, engine: Engine) -> None:
@@ -58,8 +57,7 @@ class EpochRecord:
         engine.add_event_handler(Events.EPOCH_COMPLETED, self._restart_loader_after_resumed_epoch)
 
     def _mark_epoch_start(self, engine: Engine) -> None:
-        if self._resumed_within_epoch:  # the epoch a resumed run finishes started before the checkpoint
-            self._resumed_within_epoch = False
+        if engine.state.epoch == self._resumed_epoch:  # it started before the checkpoint
             return
         self._epoch_start_iteration = engine.state.iteration
 
@@ -107,8 +105,7 @@ class EpochRecord:
         engine.state.epoch = epoch
         engine._init_iter = done
         self._epoch_start_iteration = engine.state.iteration - done
-        self._resumed_within_epoch = done > 0
-        self._restart_loader = done > 0
+        self._resumed_epoch = epoch + 1 if done > 0 else None
         self._batches_to_skip = done
 
     def _skip_batches_done(self, engine: Engine) -> None:
@@ -126,8 +123,8 @@ class EpochRecord:
         logger.info("resume: skipped the %d batch(es) of epoch %d done before the checkpoint", skip, engine.state.epoch)
 
     def _restart_loader_after_resumed_epoch(self, engine: Engine) -> None:
-        if not self._restart_loader:
+        if engine.state.epoch != self._resumed_epoch:
             return
-        self._restart_loader = False
+        self._resumed_epoch = None
         if engine.state.max_epochs is None or engine.state.epoch < engine.state.max_epochs:
             engine._setup_dataloader_iter()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from monai.data import MetaTensor
@@ -75,12 +76,11 @@ class LesionClusterWriter:
         Raises:
             RuntimeError: under a process group of more than one process.
         """
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            if torch.distributed.get_world_size() > 1:
-                raise RuntimeError(
-                    "LesionClusterWriter clusters the lesions of all images in one process: run lesion discovery "
-                    "without torchrun (leave out multi_gpu_inference.json)"
-                )
+        if idist.get_world_size() > 1:
+            raise RuntimeError(
+                "LesionClusterWriter clusters the lesions of all images in one process: run lesion discovery "
+                "without torchrun (leave out multi_gpu_inference.json)"
+            )
         engine.add_event_handler(Events.EPOCH_STARTED, self.reset)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)
